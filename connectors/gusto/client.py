@@ -1,0 +1,112 @@
+"""Gusto as the Payroll role: one time sheet per technician per workday, upserted by our key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from connectors.gusto import mapping
+from connectors.http import (
+    BearerToken,
+    ConflictError,
+    ErrorResolution,
+    FailureType,
+    HttpClient,
+    PageNumberPaginator,
+    ResponseAction,
+    RetryPolicy,
+    budget_for,
+)
+from connectors.protocols import TimesheetDay, VendorRecord
+from models.settings import FieldbridgeSettings
+
+API_VERSION = "2026-02-01"
+
+
+def classify(response: httpx.Response, body: Any) -> ErrorResolution | None:
+    if response.status_code < 400 or not isinstance(body, dict) or not body.get("errors"):
+        return None
+    first = body["errors"][0]
+    message = f"{first.get('error_key')}: {first.get('message')}"
+    if response.status_code == 429:
+        return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT, message)
+    if response.status_code == 409:
+        return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message, "CONFLICT")
+    if response.status_code in (400, 404, 422):
+        return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message, first.get("category"))
+    return None
+
+
+class GustoPayroll:
+    """Payroll role over Gusto's time-tracking API for one company."""
+
+    system = "gusto"
+
+    def __init__(
+        self,
+        base_url: str,
+        token: SecretStr,
+        company_uuid: str,
+        *,
+        policy: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.company_uuid = company_uuid
+        self.http = HttpClient(
+            self.system,
+            base_url,
+            auth=BearerToken(token),
+            budget=budget_for(f"gusto:{company_uuid}:{base_url}", rate=180, per_seconds=60, max_concurrent=10),
+            policy=policy,
+            classifier=classify,
+            default_headers={"X-Gusto-API-Version": API_VERSION},
+            transport=transport,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: FieldbridgeSettings) -> GustoPayroll:
+        return cls(settings.gusto_base_url, settings.gusto_token, settings.gusto_company_uuid)
+
+    def list_time_sheets(self, employee_id: str | None = None, start: str | None = None,
+                         end: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in {"entity_uuids": employee_id, "start_date": start, "end_date": end}.items() if v}
+        out: list[dict[str, Any]] = []
+        path = f"/v1/companies/{self.company_uuid}/time_tracking/time_sheets"
+        for _, page in self.http.paginate(path, PageNumberPaginator(per=100), params=params):
+            out.extend(page)
+        return out
+
+    def find_timesheet(self, day: TimesheetDay) -> VendorRecord | None:
+        """Our sheet for that technician and workday, found by the key we wrote into its metadata."""
+        for doc in self.list_time_sheets(day.employee_id, day.workday.isoformat(), day.workday.isoformat()):
+            if doc.get("metadata", {}).get(mapping.KEY_FIELD) == day.key:
+                return mapping.record(doc)
+        return None
+
+    def upsert_timesheet(self, day: TimesheetDay, existing: VendorRecord | None) -> VendorRecord:
+        """Create, or update under `version` only when the hours differ."""
+        if existing is None:
+            _, doc = self.http.request(
+                "POST", f"/v1/companies/{self.company_uuid}/time_tracking/time_sheets",
+                json=mapping.time_sheet_body(day),
+            )
+            return mapping.record(doc)
+        if mapping.same_hours(existing.raw, day):
+            return existing
+        try:
+            _, doc = self.http.request(
+                "PUT", f"/v1/time_tracking/time_sheets/{existing.id}",
+                json={"version": existing.version, **mapping.time_sheet_body(day)},
+            )
+        except ConflictError:
+            # somebody (or our own lost answer) changed it: re-read and decide again
+            fresh = self.find_timesheet(day)
+            if fresh is not None and mapping.same_hours(fresh.raw, day):
+                return fresh
+            raise
+        return mapping.record(doc)
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,44 @@
+"""Canonical ↔ Gusto time-sheet payloads. Pure functions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from connectors.protocols import TimesheetDay, VendorRecord
+
+KEY_FIELD = "fieldbridge_key"
+CLASSIFICATIONS = (("regular_hours", "Regular"), ("overtime_hours", "Overtime"),
+                   ("double_time_hours", "Double overtime"))
+
+
+def entries(day: TimesheetDay) -> list[dict[str, str]]:
+    """Entries per pay classification; zero classifications are left out."""
+    return [
+        {"hours_worked": f"{getattr(day, attr):.3f}", "pay_classification": label}
+        for attr, label in CLASSIFICATIONS
+        if getattr(day, attr) > 0
+    ]
+
+
+def time_sheet_body(day: TimesheetDay) -> dict[str, Any]:
+    return {
+        "entity_uuid": day.employee_id,
+        "entity_type": "Employee",
+        "time_zone": day.timezone,
+        "shift_started_at": day.shift_start.isoformat(),
+        "shift_ended_at": day.shift_end.isoformat(),
+        "metadata": {KEY_FIELD: day.key, "workday": day.workday.isoformat(), "travel_hours": f"{day.travel_hours:.2f}"},
+        "entries": entries(day),
+    }
+
+
+def same_hours(doc: dict[str, Any], day: TimesheetDay) -> bool:
+    """Whether the sheet at Gusto already says what we would write."""
+    theirs = {e["pay_classification"]: Decimal(str(e["hours_worked"])) for e in doc.get("entries", [])}
+    ours = {e["pay_classification"]: Decimal(e["hours_worked"]) for e in entries(day)}
+    return theirs == ours and doc.get("metadata", {}).get("travel_hours") == f"{day.travel_hours:.2f}"
+
+
+def record(doc: dict[str, Any]) -> VendorRecord:
+    return VendorRecord(id=doc["uuid"], version=doc["version"], raw=doc)

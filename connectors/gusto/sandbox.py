@@ -1,0 +1,166 @@
+"""Gusto time-tracking emulator: employees (seeded), time sheets with pay-classified entries,
+`version` optimistic locking, page/per pagination, 200 requests per 60 s with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from fastapi import FastAPI, Request
+
+from connectors.emulator import (
+    ExactJSONResponse,
+    FaultConfig,
+    RateWindow,
+    Sandbox,
+    SandboxStore,
+    build_sandbox,
+    is_malformed,
+    read_json,
+)
+
+PAY_CLASSIFICATIONS = {"Regular", "Overtime", "Double overtime"}
+
+
+def error_body(status: int, message: str, key: str = "base", category: str | None = None) -> dict[str, Any]:
+    default = {401: "unauthorized", 404: "not_found", 409: "invalid_operation", 422: "invalid_attribute_value",
+               429: "rate_limit_exceeded"}
+    return {"errors": [{"error_key": key, "category": category or default.get(status, "internal_error"),
+                        "message": message}]}
+
+
+def _version(doc: dict[str, Any]) -> str:
+    return hashlib.md5(repr(sorted(doc.items())).encode(), usedforsecurity=False).hexdigest()
+
+
+def create_app(
+    token: str = "gusto-sandbox-token",
+    company_uuid: str = "c0a8f5e2-0000-4000-8000-00000000f1e1",
+    faults: FaultConfig | None = None,
+    state_path: Path | None = None,
+    per_minute_limit: int = 200,
+) -> Sandbox:
+    store = SandboxStore(state_path or ":memory:")
+    faults = faults or FaultConfig()
+    app = FastAPI(title="Gusto sandbox")
+
+    def err(status: int, message: str, key: str = "base", category: str | None = None) -> ExactJSONResponse:
+        return ExactJSONResponse(error_body(status, message, key, category), status_code=status)
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next):  # type: ignore[no-untyped-def]
+        if request.url.path.startswith("/_sandbox"):
+            return await call_next(request)
+        if request.headers.get("authorization") != f"Bearer {token}":
+            return err(401, "The access token is invalid or has expired")
+        return await call_next(request)
+
+    def check(body: Any, creating: bool) -> tuple[dict[str, Any] | None, ExactJSONResponse | None]:
+        if is_malformed(body) or not isinstance(body, dict):
+            return None, err(400, "Request body is not valid JSON")
+        required = {"entity_uuid", "entity_type", "time_zone", "shift_started_at"} if creating else {"version"}
+        missing = sorted(required - body.keys())
+        if missing:
+            return None, err(422, f"{missing[0]} is required", missing[0], "invalid_attribute_value")
+        if "entity_uuid" in body:
+            employee = store.get("employees", str(body["entity_uuid"]))
+            if body.get("entity_type", "Employee") != "Employee" or employee is None:
+                return None, err(422, f"Employee {body['entity_uuid']} was not found in this company", "entity_uuid")
+        if "time_zone" in body:
+            try:
+                pendulum.timezone(body["time_zone"])
+            except Exception:
+                return None, err(422, f"{body['time_zone']} is not a valid time zone", "time_zone")
+        for field in ("shift_started_at", "shift_ended_at"):
+            if body.get(field) is not None:
+                try:
+                    pendulum.parse(body[field])
+                except Exception:
+                    return None, err(422, f"{field} must be an ISO 8601 timestamp", field)
+        entries = []
+        for n, entry in enumerate(body.get("entries") or []):
+            if entry.get("pay_classification") not in PAY_CLASSIFICATIONS:
+                return None, err(422, f"entries[{n}].pay_classification must be one of {sorted(PAY_CLASSIFICATIONS)}",
+                                 "pay_classification")
+            try:
+                hours = Decimal(str(entry.get("hours_worked")))
+            except InvalidOperation:
+                hours = Decimal(-1)
+            if hours < 0 or hours > 24:
+                return None, err(422, f"entries[{n}].hours_worked must be between 0 and 24", "hours_worked")
+            entries.append({"hours_worked": f"{hours:.3f}", "pay_classification": entry["pay_classification"]})
+        clean = {k: v for k, v in body.items() if k not in {"entries", "version"}}
+        if "entries" in body:
+            clean["entries"] = entries
+        if "metadata" in body and not all(isinstance(v, str) for v in (body["metadata"] or {}).values()):
+            return None, err(422, "metadata values must be strings", "metadata")
+        return clean, None
+
+    @app.post("/v1/companies/{company}/time_tracking/time_sheets")
+    async def create_time_sheet(company: str, request: Request) -> ExactJSONResponse:
+        if company != company_uuid:
+            return err(404, f"Company {company} not found")
+        clean, problem = check(await read_json(request), creating=True)
+        if problem:
+            return problem
+        assert clean is not None
+        doc = {"uuid": str(uuid.uuid4()), "company_uuid": company, "status": "pending", "job_uuid": None,
+               "shift_ended_at": None, "metadata": {}, "entries": [], **clean}
+        doc["version"] = _version(doc)
+        store.put("time_sheets", doc["uuid"], doc)
+        return ExactJSONResponse(doc, status_code=201)
+
+    @app.get("/v1/companies/{company}/time_tracking/time_sheets")
+    async def list_time_sheets(
+        company: str, page: int = 1, per: int = 25, entity_uuids: str | None = None,
+        start_date: str | None = None, end_date: str | None = None,
+    ) -> ExactJSONResponse:
+        if company != company_uuid:
+            return err(404, f"Company {company} not found")
+        wanted = set(entity_uuids.split(",")) if entity_uuids else None
+
+        def keep(doc: dict[str, Any]) -> bool:
+            local = pendulum.parse(doc["shift_started_at"]).in_timezone(doc["time_zone"]).to_date_string()
+            return ((wanted is None or doc["entity_uuid"] in wanted)
+                    and (start_date is None or local >= start_date) and (end_date is None or local <= end_date))
+
+        rows = [d for d in store.all("time_sheets") if keep(d)]
+        per = max(1, min(per, 100))
+        pages = max(1, -(-len(rows) // per))
+        chunk = rows[(page - 1) * per : page * per]
+        return ExactJSONResponse(chunk, headers={"X-Total-Count": str(len(rows)), "X-Total-Pages": str(pages)})
+
+    @app.get("/v1/time_tracking/time_sheets/{sheet_uuid}")
+    async def get_time_sheet(sheet_uuid: str) -> ExactJSONResponse:
+        doc = store.get("time_sheets", sheet_uuid)
+        return ExactJSONResponse(doc) if doc else err(404, f"Time sheet {sheet_uuid} not found")
+
+    @app.put("/v1/time_tracking/time_sheets/{sheet_uuid}")
+    async def update_time_sheet(sheet_uuid: str, request: Request) -> ExactJSONResponse:
+        doc = store.get("time_sheets", sheet_uuid)
+        if doc is None:
+            return err(404, f"Time sheet {sheet_uuid} not found")
+        body = await read_json(request)
+        clean, problem = check(body, creating=False)
+        if problem:
+            return problem
+        if body["version"] != doc["version"]:
+            return err(409, "The version you supplied is out of date. Fetch the latest version and try again.",
+                       "version", "invalid_operation")
+        assert clean is not None
+        doc.update(clean)
+        doc.pop("version")
+        doc["version"] = _version(doc)
+        store.put("time_sheets", sheet_uuid, doc)
+        return ExactJSONResponse(doc)
+
+    @app.get("/v1/companies/{company}/employees")
+    async def list_employees(company: str) -> ExactJSONResponse:
+        return ExactJSONResponse(store.all("employees"))
+
+    return build_sandbox("gusto", app, store, faults, error_body, RateWindow(per_minute_limit, 60.0))

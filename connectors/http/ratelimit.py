@@ -1,0 +1,69 @@
+"""Client-side rate budget per vendor and tenant, shared by every client in the process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RateBudget:
+    """A token bucket (`rate` requests per `per_seconds`) plus a concurrency cap.
+
+    A 429 pauses the whole budget for `Retry-After`, so sibling threads back off together
+    instead of each burning a request to discover the same limit.
+    """
+
+    rate: int
+    per_seconds: float
+    max_concurrent: int = 10
+    _tokens: float = field(init=False)
+    _updated: float = field(init=False, default_factory=time.monotonic)
+    _paused_until: float = field(init=False, default=0.0)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _slots: threading.BoundedSemaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._tokens = float(self.rate)
+        self._slots = threading.BoundedSemaphore(self.max_concurrent)
+
+    def _wait_time(self) -> float:
+        now = time.monotonic()
+        if now < self._paused_until:
+            return self._paused_until - now
+        self._tokens = min(self.rate, self._tokens + (now - self._updated) * self.rate / self.per_seconds)
+        self._updated = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) * self.per_seconds / self.rate
+
+    def acquire(self) -> None:
+        """Block until a request may be sent, then hold one concurrency slot."""
+        while True:
+            with self._lock:
+                wait = self._wait_time()
+            if wait <= 0:
+                break
+            time.sleep(min(wait, 1.0))
+        self._slots.acquire()
+
+    def release(self) -> None:
+        self._slots.release()
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+
+_budgets: dict[str, RateBudget] = {}
+_registry_lock = threading.Lock()
+
+
+def budget_for(key: str, rate: int, per_seconds: float, max_concurrent: int = 10) -> RateBudget:
+    """The process-wide budget for `key` (e.g. `quickbooks:<realm>`), created on first use."""
+    with _registry_lock:
+        if key not in _budgets:
+            _budgets[key] = RateBudget(rate, per_seconds, max_concurrent)
+        return _budgets[key]

@@ -1,0 +1,135 @@
+"""HubSpot as the CRM role: resolve the ticket for a job, attach the technician's notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from connectors.http import (
+    BearerToken,
+    ConflictError,
+    DataError,
+    ErrorResolution,
+    FailureType,
+    HttpClient,
+    ResponseAction,
+    RetryPolicy,
+    budget_for,
+)
+from connectors.hubspot import mapping
+from connectors.protocols import CaseNote, CaseResolution, VendorRecord
+from models.settings import FieldbridgeSettings
+
+
+def classify(response: httpx.Response, body: Any) -> ErrorResolution | None:
+    """Use HubSpot's own category and message so errors read like the vendor's."""
+    if response.status_code < 400 or not isinstance(body, dict):
+        return None
+    message = body.get("message", "")
+    category = body.get("category") or body.get("errorType")
+    if response.status_code == 429:
+        return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT, message, category)
+    if response.status_code == 409:
+        return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message, "CONFLICT")
+    if response.status_code in (400, 404, 422):
+        return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message, category)
+    return None
+
+
+class HubSpotCRM:
+    """CRM role over HubSpot's v3 objects API. Tickets are addressed by the unique `fieldbridge_job_id`."""
+
+    system = "hubspot"
+
+    def __init__(
+        self,
+        base_url: str,
+        token: SecretStr,
+        *,
+        closed_stage: str = "4",
+        account: str = "default",
+        policy: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.closed_stage = closed_stage
+        self.http = HttpClient(
+            self.system,
+            base_url,
+            auth=BearerToken(token),
+            budget=budget_for(f"hubspot:{account}:{base_url}", rate=150, per_seconds=10, max_concurrent=10),
+            policy=policy,
+            classifier=classify,
+            transport=transport,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: FieldbridgeSettings) -> HubSpotCRM:
+        return cls(settings.hubspot_base_url, settings.hubspot_token, closed_stage=settings.hubspot_closed_stage)
+
+    def resolve_case(self, case: CaseResolution) -> VendorRecord:
+        """PATCH by unique property: setting the same properties twice is harmless, so it may retry."""
+        try:
+            _, body = self.http.request(
+                "PATCH",
+                f"/crm/v3/objects/tickets/{case.job_id}",
+                params={"idProperty": mapping.JOB_ID_PROPERTY},
+                json=mapping.resolution_properties(case, self.closed_stage),
+                idempotent=True,
+            )
+        except DataError as exc:
+            if exc.status == 404:
+                raise DataError(
+                    self.system, f"no HubSpot ticket has {mapping.JOB_ID_PROPERTY}={case.job_id}", status=404
+                ) from exc
+            raise
+        return mapping.record(body)
+
+    def open_case(self, job_id: str, subject: str, content: str) -> VendorRecord:
+        """Create the CRM ticket a job comes from (used by intake and the demo); existing → returned."""
+        props = {"subject": subject, "content": content, "hs_pipeline": "0", "hs_pipeline_stage": "1",
+                 mapping.JOB_ID_PROPERTY: job_id}
+        try:
+            _, body = self.http.request("POST", "/crm/v3/objects/tickets", json={"properties": props})
+        except ConflictError:
+            found = self.find_case(job_id)
+            if found is None:
+                raise
+            return found
+        return mapping.record(body)
+
+    def find_case(self, job_id: str) -> VendorRecord | None:
+        return self._get("tickets", job_id, mapping.JOB_ID_PROPERTY)
+
+    def find_note(self, key: str) -> VendorRecord | None:
+        return self._get("notes", key, mapping.NOTE_KEY_PROPERTY)
+
+    def add_note(self, case_id: str, note: CaseNote) -> VendorRecord:
+        """Create once: the note key is a unique property, so a duplicate create answers 409."""
+        try:
+            _, body = self.http.request("POST", "/crm/v3/objects/notes", json=mapping.note_body(note, case_id))
+        except ConflictError:
+            existing = self.find_note(note.key)
+            if existing is None:
+                raise
+            return existing
+        return mapping.record(body)
+
+    def note_ids_for_ticket(self, ticket_id: str) -> list[str]:
+        _, body = self.http.request("GET", f"/crm/v4/objects/tickets/{ticket_id}/associations/notes")
+        return [str(r["toObjectId"]) for r in body.get("results", [])]
+
+    def _get(self, object_type: str, value: str, id_property: str) -> VendorRecord | None:
+        try:
+            _, body = self.http.request(
+                "GET", f"/crm/v3/objects/{object_type}/{value}", params={"idProperty": id_property}
+            )
+        except DataError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return mapping.record(body)
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,65 @@
+"""Canonical ↔ HubSpot payloads. Pure functions, so they are tested without a network."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.protocols import CaseNote, CaseResolution, VendorRecord
+
+JOB_ID_PROPERTY = "fieldbridge_job_id"
+NOTE_KEY_PROPERTY = "fieldbridge_note_key"
+NOTE_TO_TICKET_TYPE = 228
+
+
+def _iso_ms(ts: datetime) -> str:
+    utc = ts.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def resolution_properties(case: CaseResolution, closed_stage: str) -> dict[str, Any]:
+    """The ticket properties that mark a case resolved, with the technician's resolution text."""
+    return {
+        "properties": {
+            "hs_pipeline_stage": closed_stage,
+            "hs_resolution": "Resolved by field service",
+            "fieldbridge_resolution": case.resolution,
+            "closed_date": _iso_ms(case.closed_at),
+        }
+    }
+
+
+def note_body(note: CaseNote, ticket_id: str) -> dict[str, Any]:
+    """A note create request associated to the ticket (HubSpot-defined note→ticket association)."""
+    return {
+        "properties": {
+            "hs_timestamp": _iso_ms(note.timestamp),
+            "hs_note_body": note.body,
+            NOTE_KEY_PROPERTY: note.key,
+        },
+        "associations": [
+            {
+                "to": {"id": ticket_id},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_TICKET_TYPE}],
+            }
+        ],
+    }
+
+
+def record(body: dict[str, Any]) -> VendorRecord:
+    return VendorRecord(id=str(body["id"]), raw=body)
+
+
+_EXISTING_ID = re.compile(r"Existing ID: (\d+)")
+
+
+def existing_id_from_conflict(body: Any) -> str | None:
+    """A 409 on a unique property names the object that already holds the value."""
+    if not isinstance(body, dict):
+        return None
+    ids = (body.get("context") or {}).get("id")
+    if ids:
+        return str(ids[0])
+    match = _EXISTING_ID.search(body.get("message", ""))
+    return match.group(1) if match else None

@@ -1,0 +1,161 @@
+"""QuickBooks Online as the Accounting role: customers, items and invoices, exactly once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from connectors.http import (
+    ErrorResolution,
+    FailureType,
+    FileTokenStore,
+    HttpClient,
+    OAuth2RefreshToken,
+    ResponseAction,
+    RetryPolicy,
+    budget_for,
+)
+from connectors.protocols import BillingCustomer, InvoiceDraft, VendorRecord
+from connectors.quickbooks import mapping
+from models.settings import FieldbridgeSettings
+
+MINOR_VERSION = "75"
+
+
+def classify(response: httpx.Response, body: Any) -> ErrorResolution | None:
+    """QuickBooks reports errors as `Fault` bodies, sometimes inside a 200: never trust the status alone."""
+    fault = (body or {}).get("Fault") if isinstance(body, dict) else None
+    if fault is None:
+        return None
+    first = (fault.get("Error") or [{}])[0]
+    code = str(first.get("code", ""))
+    message = f"{first.get('Message', '')}: {first.get('Detail', '')}".strip(": ")
+    kind = fault.get("type", "")
+    if kind == "AUTHENTICATION" or response.status_code == 401:
+        return ErrorResolution(ResponseAction.REFRESH_TOKEN_THEN_RETRY, FailureType.CONFIG, message, code)
+    if response.status_code == 429 or code == "3001":
+        return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT, message, code)
+    if kind == "AUTHORIZATION" or response.status_code == 403:
+        return ErrorResolution(ResponseAction.FAIL, FailureType.CONFIG, message, code)
+    if kind == "SystemFault" or response.status_code >= 500:
+        return ErrorResolution(ResponseAction.RETRY, FailureType.TRANSIENT, message, code)
+    return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message, code)
+
+
+class QuickBooksAccounting:
+    """Accounting role over the QBO v3 REST API for one realm (company)."""
+
+    system = "quickbooks"
+
+    def __init__(
+        self,
+        base_url: str,
+        realm_id: str,
+        *,
+        token_url: str,
+        client_id: str,
+        client_secret: SecretStr,
+        token_path: Path,
+        initial_refresh_token: SecretStr | None = None,
+        policy: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.realm_id = realm_id
+        self.auth = OAuth2RefreshToken(
+            token_url, client_id, client_secret, FileTokenStore(token_path), initial_refresh_token, transport
+        )
+        self.http = HttpClient(
+            self.system,
+            base_url,
+            auth=self.auth,
+            budget=budget_for(f"quickbooks:{realm_id}:{base_url}", rate=450, per_seconds=60, max_concurrent=10),
+            policy=policy,
+            classifier=classify,
+            transport=transport,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: FieldbridgeSettings) -> QuickBooksAccounting:
+        return cls(
+            settings.quickbooks_base_url,
+            settings.quickbooks_realm_id,
+            token_url=settings.quickbooks_token_url,
+            client_id=settings.quickbooks_client_id,
+            client_secret=settings.quickbooks_client_secret,
+            token_path=settings.home / "tokens" / f"quickbooks-{settings.quickbooks_realm_id}.json",
+            initial_refresh_token=settings.quickbooks_refresh_token,
+        )
+
+    @property
+    def _base(self) -> str:
+        return f"/v3/company/{self.realm_id}"
+
+    def query(self, statement: str) -> list[dict[str, Any]]:
+        """Run a QBO query, following STARTPOSITION pages to the end."""
+        entity = statement.split()[3]
+        rows: list[dict[str, Any]] = []
+        start = 1
+        while True:
+            _, body = self.http.request(
+                "GET",
+                f"{self._base}/query",
+                params={"query": f"{statement} STARTPOSITION {start} MAXRESULTS 1000", "minorversion": MINOR_VERSION},
+            )
+            page = (body.get("QueryResponse") or {}).get(entity, [])
+            rows.extend(page)
+            if len(page) < 1000:
+                return rows
+            start += len(page)
+
+    def _post(self, entity: str, payload: dict[str, Any], request_id: str) -> dict[str, Any]:
+        # requestid makes the POST replay-safe, so the client may retry it after a lost answer
+        _, body = self.http.request(
+            "POST",
+            f"{self._base}/{entity}",
+            params={"minorversion": MINOR_VERSION, "requestid": request_id},
+            json=payload,
+            idempotent=True,
+        )
+        return body
+
+    def find_invoice(self, doc_number: str) -> VendorRecord | None:
+        rows = self.query(f"select * from Invoice where DocNumber = '{mapping.escape(doc_number)}'")
+        return mapping.invoice_record(rows[0]) if rows else None
+
+    def create_invoice(
+        self, draft: InvoiceDraft, customer_id: str, item_ids: dict[str, str], idempotency_key: str
+    ) -> VendorRecord:
+        body = self._post("invoice", mapping.invoice_body(draft, customer_id, item_ids),
+                          mapping.request_id(idempotency_key))
+        return mapping.invoice_record(body["Invoice"])
+
+    def update_invoice(self, current: VendorRecord, changes: dict[str, Any], idempotency_key: str) -> VendorRecord:
+        """Sparse update; a stale SyncToken raises ConflictError (QBO 5010)."""
+        payload = {"Id": current.id, "SyncToken": current.version, "sparse": True, **changes}
+        body = self._post("invoice", payload, mapping.request_id(idempotency_key))
+        return mapping.invoice_record(body["Invoice"])
+
+    def find_customer(self, customer: BillingCustomer) -> VendorRecord | None:
+        rows = self.query(f"select * from Customer where DisplayName = '{mapping.escape(customer.display_name)}'")
+        return mapping.entity_record(rows[0]) if rows else None
+
+    def create_customer(self, customer: BillingCustomer) -> VendorRecord:
+        body = self._post("customer", mapping.customer_body(customer),
+                          mapping.request_id(f"quickbooks:customer:{customer.canonical_id}"))
+        return mapping.entity_record(body["Customer"])
+
+    def find_item(self, code: str) -> VendorRecord | None:
+        rows = self.query(f"select * from Item where Name = '{mapping.escape(code)}'")
+        return mapping.entity_record(rows[0]) if rows else None
+
+    def create_item(self, code: str, name: str, unit_price: Decimal) -> VendorRecord:
+        body = self._post("item", mapping.item_body(code, name, unit_price),
+                          mapping.request_id(f"quickbooks:item:{code}"))
+        return mapping.entity_record(body["Item"])
+
+    def close(self) -> None:
+        self.http.close()

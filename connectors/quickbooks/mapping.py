@@ -1,0 +1,74 @@
+"""Canonical ↔ QuickBooks Online payloads. Pure functions."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from connectors.protocols import BillingCustomer, InvoiceDraft, VendorRecord
+
+_NAMESPACE = uuid.UUID("7d4f7a51-7f6e-4a55-9f5e-2f8a6c1b0e11")
+
+
+def request_id(effect_key: str) -> str:
+    """QuickBooks' `requestid` for an effect: deterministic, so a replay returns the first answer."""
+    return str(uuid.uuid5(_NAMESPACE, effect_key))
+
+
+def escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def invoice_body(draft: InvoiceDraft, customer_id: str, item_ids: dict[str, str]) -> dict[str, Any]:
+    lines = [
+        {
+            "DetailType": "SalesItemLineDetail",
+            "Amount": line.amount,
+            "Description": line.description,
+            "SalesItemLineDetail": {
+                "ItemRef": {"value": item_ids[line.item_code]},
+                "Qty": line.quantity,
+                "UnitPrice": line.unit_price,
+                "TaxCodeRef": {"value": "TAX" if line.taxable else "NON"},
+            },
+        }
+        for line in draft.lines
+    ]
+    return {
+        "DocNumber": draft.doc_number,
+        "TxnDate": draft.txn_date.isoformat(),
+        "CustomerRef": {"value": customer_id},
+        "CurrencyRef": {"value": draft.currency},
+        "Line": lines,
+        "TxnTaxDetail": {"TotalTax": draft.tax},
+        "PrivateNote": draft.memo[:4000],
+    }
+
+
+def customer_body(customer: BillingCustomer) -> dict[str, Any]:
+    body: dict[str, Any] = {"DisplayName": customer.display_name}
+    if customer.email:
+        body["PrimaryEmailAddr"] = {"Address": customer.email}
+    if customer.line1:
+        body["BillAddr"] = {
+            "Line1": customer.line1,
+            "City": customer.city,
+            "CountrySubDivisionCode": customer.state,
+            "PostalCode": customer.postal_code,
+        }
+    return body
+
+
+def item_body(code: str, name: str, unit_price: Decimal) -> dict[str, Any]:
+    return {"Name": code, "Description": name, "Sku": code, "Type": "Service", "UnitPrice": unit_price,
+            "IncomeAccountRef": {"value": "1"}}
+
+
+def invoice_record(inv: dict[str, Any]) -> VendorRecord:
+    return VendorRecord(id=str(inv["Id"]), number=inv.get("DocNumber"), version=str(inv.get("SyncToken")),
+                        total=Decimal(str(inv.get("TotalAmt", "0"))), raw=inv)
+
+
+def entity_record(doc: dict[str, Any]) -> VendorRecord:
+    return VendorRecord(id=str(doc["Id"]), version=str(doc.get("SyncToken")), raw=doc)

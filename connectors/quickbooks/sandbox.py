@@ -1,0 +1,253 @@
+"""QuickBooks Online Accounting API v3 emulator: OAuth2 with rotating refresh tokens, invoices,
+customers, items, the query language subset we use, requestid replay, SyncToken locking, Faults.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pendulum
+from fastapi import FastAPI, Request
+
+from connectors.emulator import (
+    ExactJSONResponse,
+    FaultConfig,
+    RateWindow,
+    Sandbox,
+    SandboxStore,
+    build_sandbox,
+    is_malformed,
+    read_json,
+)
+
+ENTITIES = {"invoice": "Invoice", "customer": "Customer", "item": "Item"}
+CENTS = Decimal("0.01")
+
+
+def _time() -> str:
+    return pendulum.now("America/Los_Angeles").isoformat()
+
+
+def fault(code: str, message: str, detail: str, fault_type: str = "ValidationFault", element: str = "") -> dict:
+    return {
+        "Fault": {"Error": [{"Message": message, "Detail": detail, "code": code, "element": element}],
+                  "type": fault_type},
+        "time": _time(),
+    }
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    if status == 429:
+        return fault("3001", "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                     "The request limit for this resource has been reached. Try again later.", "SERVICE")
+    return fault("10000", "An application error has occurred while processing your request",
+                 f"System Failure Error: {message}", "SystemFault")
+
+
+def create_app(
+    client_id: str = "sandbox-client",
+    client_secret: str = "sandbox-secret",
+    initial_refresh_token: str = "RT1-sandbox-initial",
+    realm_id: str = "9341453112345678",
+    faults: FaultConfig | None = None,
+    state_path: Path | None = None,
+    access_token_ttl: int = 3600,
+    per_minute_limit: int = 500,
+) -> Sandbox:
+    store = SandboxStore(state_path or ":memory:")
+    faults = faults or FaultConfig()
+    app = FastAPI(title="QuickBooks Online sandbox")
+    if store.get("oauth", "refresh") is None:
+        store.put("oauth", "refresh", {"valid": [initial_refresh_token]})
+
+    def qerr(status: int, body: dict) -> ExactJSONResponse:
+        return ExactJSONResponse(body, status_code=status)
+
+    # ---- OAuth2 -----------------------------------------------------------------------------
+    @app.post("/oauth2/v1/tokens/bearer")
+    async def token(request: Request) -> ExactJSONResponse:
+        expected = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        if request.headers.get("authorization") != f"Basic {expected}":
+            return ExactJSONResponse({"error": "invalid_client"}, status_code=401)
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        if form.get("grant_type") != "refresh_token":
+            return ExactJSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        state = store.get("oauth", "refresh") or {"valid": []}
+        if form.get("refresh_token") not in state["valid"]:
+            return ExactJSONResponse({"error": "invalid_grant"}, status_code=400)
+        new_refresh = "RT1-" + secrets.token_urlsafe(24)
+        access = "eyJ-" + secrets.token_urlsafe(32)
+        store.put("oauth", "refresh", {"valid": [new_refresh]})  # rotation: the used token is dead now
+        store.put("oauth_access", access, {"expires_at": time.time() + access_token_ttl})
+        return ExactJSONResponse({
+            "token_type": "bearer", "access_token": access, "refresh_token": new_refresh,
+            "expires_in": access_token_ttl, "x_refresh_token_expires_in": 8726400,
+        })
+
+    @app.post("/_sandbox/expire-access-tokens")
+    async def expire_tokens() -> ExactJSONResponse:
+        for doc_id in store.ids("oauth_access"):
+            store.put("oauth_access", doc_id, {"expires_at": 0})
+        return ExactJSONResponse({"expired": True})
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next):  # type: ignore[no-untyped-def]
+        if not request.url.path.startswith("/v3/"):
+            return await call_next(request)
+        auth = request.headers.get("authorization", "")
+        grant = store.get("oauth_access", auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
+        if grant is None or grant["expires_at"] < time.time():
+            return qerr(401, fault("3200", "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                                   "Token expired or invalid", "AUTHENTICATION"))
+        if not request.url.path.startswith(f"/v3/company/{realm_id}/"):
+            return qerr(403, fault("3100", "message=ApplicationAuthorizationFailed; errorCode=003100; "
+                                   "statusCode=403", "The realm is not authorized for this token",
+                                   "AUTHORIZATION"))
+        return await call_next(request)
+
+    # ---- entities ---------------------------------------------------------------------------
+    def meta() -> dict[str, str]:
+        now = _time()
+        return {"CreateTime": now, "LastUpdatedTime": now}
+
+    def validate_invoice(body: dict[str, Any]) -> dict | None:
+        cust = (body.get("CustomerRef") or {}).get("value")
+        if not cust or store.get("Customer", str(cust)) is None:
+            return fault("2500", "Invalid Reference Id", f"Invalid Reference Id : Customer {cust} not found",
+                         element="CustomerRef")
+        lines = body.get("Line")
+        if not isinstance(lines, list) or not lines:
+            return fault("2020", "Required param missing, need to supply the required value for the API",
+                         "Required parameter Line is missing in the request", element="Line")
+        for n, line in enumerate(lines, 1):
+            detail = line.get("SalesItemLineDetail") or {}
+            item = (detail.get("ItemRef") or {}).get("value")
+            if line.get("DetailType") != "SalesItemLineDetail" or not item or store.get("Item", str(item)) is None:
+                return fault("2500", "Invalid Reference Id", f"Line {n}: Invalid Reference Id : Item {item}",
+                             element="ItemRef")
+            amount, qty, price = line.get("Amount"), detail.get("Qty"), detail.get("UnitPrice")
+            if not isinstance(amount, Decimal) or amount < 0:
+                return fault("2050", "Invalid amount", f"Line {n}: Amount must be a non-negative number")
+            if qty is not None and price is not None and (Decimal(qty) * Decimal(price)).quantize(CENTS) != amount:
+                return fault("6070", "Amount is not equal to UnitPrice * Qty",
+                             f"Line {n}: Amount {amount} is not equal to UnitPrice {price} * Qty {qty}")
+        doc = body.get("DocNumber")
+        if doc and next(store.find("Invoice", lambda d: d.get("DocNumber") == doc), None) is not None:
+            return fault("6140", "Duplicate Document Number Error",
+                         f"Duplicate Document Number Error : You must specify a different number. "
+                         f"This number has already been used. DocNumber={doc}")
+        return None
+
+    def create_invoice(body: dict[str, Any]) -> tuple[int, dict]:
+        problem = validate_invoice(body)
+        if problem:
+            return 400, problem
+        inv_id = str(store.next_id("Invoice", start=130))
+        tax = Decimal((body.get("TxnTaxDetail") or {}).get("TotalTax") or 0)
+        subtotal = sum((line["Amount"] for line in body["Line"]), Decimal(0))
+        lines = [{**line, "Id": str(n), "LineNum": n} for n, line in enumerate(body["Line"], 1)]
+        lines.append({"Amount": subtotal, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
+        invoice = {
+            **body, "Id": inv_id, "SyncToken": "0", "domain": "QBO", "sparse": False, "MetaData": meta(),
+            "Line": lines, "TxnTaxDetail": {"TotalTax": tax}, "TotalAmt": subtotal + tax,
+            "Balance": subtotal + tax, "CurrencyRef": body.get("CurrencyRef") or {"value": "USD"},
+            "DocNumber": body.get("DocNumber") or inv_id,
+        }
+        store.put("Invoice", inv_id, invoice)
+        return 200, {"Invoice": invoice, "time": _time()}
+
+    def update_invoice(body: dict[str, Any]) -> tuple[int, dict]:
+        current = store.get("Invoice", str(body["Id"]))
+        if current is None:
+            return 400, fault("610", "Object Not Found", f"Invoice {body['Id']} not found")
+        if str(body.get("SyncToken")) != current["SyncToken"]:
+            return 400, fault("5010", "Stale Object Error",
+                              "Stale Object Error : You and another user were working on the same thing. "
+                              "Please try again")
+        changes = {k: v for k, v in body.items() if k not in {"Id", "SyncToken", "sparse"}}
+        current.update(changes)
+        current["SyncToken"] = str(int(current["SyncToken"]) + 1)
+        current["MetaData"]["LastUpdatedTime"] = _time()
+        store.put("Invoice", current["Id"], current)
+        return 200, {"Invoice": current, "time": _time()}
+
+    def create_named(entity: str, body: dict[str, Any]) -> tuple[int, dict]:
+        name_field = "DisplayName" if entity == "Customer" else "Name"
+        name = body.get(name_field)
+        if not name:
+            return 400, fault("2020", "Required param missing, need to supply the required value for the API",
+                              f"Required parameter {name_field} is missing in the request")
+        if next(store.find(entity, lambda d: d.get(name_field) == name), None) is not None:
+            return 400, fault("6240", "Duplicate Name Exists Error",
+                              f"The name supplied already exists. : {name}")
+        new_id = str(store.next_id(entity, start=58))
+        doc = {**body, "Id": new_id, "SyncToken": "0", "Active": True, "MetaData": meta()}
+        store.put(entity, new_id, doc)
+        return 200, {entity: doc, "time": _time()}
+
+    @app.post("/v3/company/{realm}/{entity}")
+    async def post_entity(realm: str, entity: str, request: Request, requestid: str | None = None) -> ExactJSONResponse:
+        if entity not in ENTITIES:
+            return qerr(400, fault("4000", "Unsupported Operation", f"Operation {entity} is not supported"))
+        replay_key = f"{realm}:{requestid}" if requestid else None
+        if replay_key:
+            seen = store.get("requestid", replay_key)
+            if seen is not None:  # same requestid: the original answer, nothing new written
+                return ExactJSONResponse(seen["body"], status_code=seen["status"])
+        body = await read_json(request)
+        if is_malformed(body) or not isinstance(body, dict):
+            status, out = 400, fault("2310", "Invalid Request", "Request has invalid or unsupported property")
+        elif ENTITIES[entity] == "Invoice":
+            status, out = update_invoice(body) if body.get("Id") else create_invoice(body)
+        else:
+            status, out = create_named(ENTITIES[entity], body)
+        if replay_key:
+            store.put("requestid", replay_key, {"status": status, "body": out})
+        return ExactJSONResponse(out, status_code=status)
+
+    @app.get("/v3/company/{realm}/{entity}/{entity_id}")
+    async def read_entity(realm: str, entity: str, entity_id: str) -> ExactJSONResponse:
+        doc = store.get(ENTITIES.get(entity, "?"), entity_id)
+        if doc is None:
+            return qerr(400, fault("610", "Object Not Found", f"Object Not Found : {entity} {entity_id}"))
+        return ExactJSONResponse({ENTITIES[entity]: doc, "time": _time()})
+
+    query_re = re.compile(
+        r"^\s*select\s+\*\s+from\s+(\w+)"
+        r"(?:\s+where\s+(?P<where>.+?))?"
+        r"(?:\s+startposition\s+(?P<start>\d+))?"
+        r"(?:\s+maxresults\s+(?P<max>\d+))?\s*$",
+        re.I,
+    )
+    cond_re = re.compile(r"^\s*(\w+)\s*=\s*'((?:[^'\\]|\\.)*)'\s*$")
+
+    @app.get("/v3/company/{realm}/query")
+    async def query(realm: str, query: str) -> ExactJSONResponse:
+        match = query_re.match(query)
+        entity = match.group(1).capitalize() if match else None
+        if not match or entity not in ENTITIES.values():
+            return qerr(400, fault("4000", "Error parsing query", f"QueryParserError: Encountered \"{query}\""))
+        conditions = []
+        for part in re.split(r"\s+and\s+", match.group("where") or "", flags=re.I) if match.group("where") else []:
+            cond = cond_re.match(part)
+            if not cond:
+                return qerr(400, fault("4000", "Error parsing query", f"QueryParserError: {part}"))
+            conditions.append((cond.group(1), cond.group(2).replace("\\'", "'")))
+        rows = [d for d in store.all(entity) if all(str(d.get(f)) == v for f, v in conditions)]
+        start = int(match.group("start") or 1)
+        maxres = min(int(match.group("max") or 100), 1000)
+        page = rows[start - 1 : start - 1 + maxres]
+        body: dict[str, Any] = {"QueryResponse": {}, "time": _time()}
+        if page:
+            body["QueryResponse"] = {entity: page, "startPosition": start, "maxResults": len(page)}
+        return ExactJSONResponse(body)
+
+    return build_sandbox("quickbooks", app, store, faults, error_body, RateWindow(per_minute_limit, 60.0))
+

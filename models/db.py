@@ -1,0 +1,61 @@
+"""One engine factory: SQLite file by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+import models.canonical
+import models.integration  # noqa: F401  (register the tables)
+from models.settings import get_settings
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine tuned for concurrent effect tasks on either backend."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+@lru_cache
+def _engine_for(url: str) -> Engine:
+    return make_engine(url)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The process-wide engine for `url` (default: the configured database)."""
+    return _engine_for(url or get_settings().resolved_database_url())
+
+
+def create_schema(engine: Engine | None = None) -> None:
+    """Create every table; safe to call repeatedly."""
+    SQLModel.metadata.create_all(engine or get_engine())
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with Session(engine or get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

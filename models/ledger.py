@@ -1,0 +1,153 @@
+"""The effect ledger: claim a deterministic key before a vendor write, record the vendor id after.
+
+Protocol for one effect key (DESIGN.md §3.1):
+1. ensure a row exists for the key (primary key = key, so two racers get one row);
+2. take the row's lease with a conditional UPDATE — only one worker runs an effect at a time;
+3. DONE with the same payload → nothing to do, no vendor call;
+4. anything that might have reached the vendor before (IN_FLIGHT, FAILED, DONE-but-changed) →
+   look the record up at the vendor first, then create or update;
+5. mark IN_FLIGHT and commit *before* the call, record DONE + vendor id after it.
+A crash between the vendor's commit and ours leaves IN_FLIGHT, and step 4 finds the record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from connectors.http.errors import ConnectorError, FailureType, TransientError
+from connectors.protocols import VendorRecord
+from models.db import get_engine
+from models.integration import Effect, EffectStatus
+
+
+class EffectBusy(TransientError):
+    """Another worker holds this effect's lease; try again shortly."""
+
+
+def payload_hash(payload: Any) -> str:
+    """A stable fingerprint of what we intend to write, to skip identical rewrites."""
+    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass
+class EffectOutcome:
+    key: str
+    vendor_id: str | None
+    written: bool  # a vendor write happened in this call
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger:
+    def __init__(self, engine: Engine | None = None, lease_seconds: float = 120.0, wait_seconds: float = 30.0) -> None:
+        self.engine = engine or get_engine()
+        self.lease_seconds = lease_seconds
+        self.wait_seconds = wait_seconds
+
+    def _ensure_row(self, key: str, system: str, kind: str, job_id: str | None) -> None:
+        with Session(self.engine) as session:
+            if session.get(Effect, key) is not None:
+                return
+            session.add(Effect(key=key, system=system, kind=kind, job_id=job_id, updated_at=_now()))
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # a racer inserted it first: fine, it is one row either way
+
+    def _try_lease(self, key: str, owner: str) -> bool:
+        now = _now()
+        with Session(self.engine) as session:
+            result = session.exec(  # type: ignore[call-overload]
+                update(Effect)
+                .where(Effect.key == key)
+                .where((Effect.lease_owner.is_(None)) | (Effect.lease_expires_at < now))  # type: ignore[union-attr]
+                .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=self.lease_seconds))
+            )
+            session.commit()
+            return result.rowcount == 1
+
+    def _acquire(self, key: str, owner: str) -> None:
+        deadline = time.monotonic() + self.wait_seconds
+        delay = 0.05
+        while not self._try_lease(key, owner):
+            if time.monotonic() > deadline:
+                raise EffectBusy("ledger", f"effect {key} is being written by another run")
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    def _update(self, key: str, owner: str, **values: Any) -> None:
+        with Session(self.engine) as session:
+            session.exec(  # type: ignore[call-overload]
+                update(Effect).where(Effect.key == key).where(Effect.lease_owner == owner)
+                .values(updated_at=_now(), **values)
+            )
+            session.commit()
+
+    def get(self, key: str) -> Effect | None:
+        with Session(self.engine) as session:
+            return session.get(Effect, key)
+
+    def for_job(self, job_id: str) -> list[Effect]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(Effect).where(Effect.job_id == job_id).order_by(Effect.key)))
+
+    def run(
+        self,
+        key: str,
+        *,
+        system: str,
+        kind: str,
+        job_id: str | None,
+        payload: Any,
+        lookup: Callable[[], VendorRecord | None],
+        write: Callable[[VendorRecord | None], VendorRecord],
+        summarize: Callable[[VendorRecord], dict[str, Any]] = lambda r: {},
+        mutable: bool = False,
+    ) -> EffectOutcome:
+        """Run one effect exactly once (or converge it, when `mutable`). See the module docstring."""
+        digest = payload_hash(payload)
+        owner = uuid.uuid4().hex
+        self._ensure_row(key, system, kind, job_id)
+        self._acquire(key, owner)
+        try:
+            row = self.get(key)
+            assert row is not None
+            if row.status is EffectStatus.DONE and (not mutable or row.payload_hash == digest):
+                return EffectOutcome(key, row.vendor_id, False, json.loads(row.summary or "{}"))
+            maybe_written = row.status is not EffectStatus.PENDING or row.attempts > 0
+            existing = lookup() if maybe_written else None
+            if existing is not None and not mutable:
+                record = existing  # the earlier attempt landed; adopt it, write nothing
+                written = False
+            else:
+                self._update(key, owner, status=EffectStatus.IN_FLIGHT, attempts=row.attempts + 1)
+                record = write(existing)
+                written = True
+            summary = summarize(record)
+            self._update(
+                key, owner, status=EffectStatus.DONE, vendor_id=record.id, payload_hash=digest,
+                summary=json.dumps(summary, default=str), last_error=None,
+            )
+            return EffectOutcome(key, record.id, written, summary)
+        except ConnectorError as exc:
+            status = EffectStatus.IN_FLIGHT if exc.failure_type is FailureType.TRANSIENT else EffectStatus.FAILED
+            self._update(key, owner, status=status, last_error=str(exc)[:2000])
+            raise
+        finally:
+            self._update(key, owner, lease_owner=None, lease_expires_at=None)

@@ -1,0 +1,70 @@
+"""Runtime configuration: one pydantic-settings object, read from FIELDBRIDGE_* env vars or `.env`.
+
+Secrets are `SecretStr` so they never print in logs, reprs or artifacts.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOME = Path(".fieldbridge")
+
+
+class FieldbridgeSettings(BaseSettings):
+    """Everything fieldbridge needs to know about where it runs and whom it talks to."""
+
+    model_config = SettingsConfigDict(env_prefix="FIELDBRIDGE_", env_file=".env", extra="ignore")
+
+    home: Path = DEFAULT_HOME
+    database_url: str | None = None  # default: SQLite file under `home`
+
+    company_name: str = "Bayside Appliance Repair"
+    company_timezone: str = "America/Los_Angeles"
+    currency: str = "USD"
+    tax_rate: str = "0.0875"  # sales tax on parts and expenses, as a decimal string
+    labour_taxable: bool = False
+
+    # payroll rules (see docs/hours.md)
+    payroll_jurisdiction: str = "US-CA"
+    workday_start: str = "00:00"
+    workweek_start: str = "sun"
+    paid_commute_travel: bool = False
+    unpaid_meal_breaks: bool = True
+
+    crm_system: str = "hubspot"
+    payroll_system: str = "gusto"
+    accounting_system: str = "quickbooks"
+
+    hubspot_base_url: str = "http://127.0.0.1:8701"
+    hubspot_token: SecretStr = SecretStr("pat-sandbox-hubspot")
+    hubspot_closed_stage: str = "4"
+
+    quickbooks_base_url: str = "http://127.0.0.1:8702"
+    quickbooks_token_url: str = "http://127.0.0.1:8702/oauth2/v1/tokens/bearer"
+    quickbooks_realm_id: str = "9341453112345678"
+    quickbooks_client_id: str = "sandbox-client"
+    quickbooks_client_secret: SecretStr = SecretStr("sandbox-secret")
+    quickbooks_refresh_token: SecretStr = SecretStr("RT1-sandbox-initial")
+    quickbooks_labour_item: str = "LABOUR"
+
+    gusto_base_url: str = "http://127.0.0.1:8703"
+    gusto_token: SecretStr = SecretStr("gusto-sandbox-token")
+    gusto_company_uuid: str = "c0a8f5e2-0000-4000-8000-00000000f1e1"
+
+    http_timeout_seconds: float = 20.0
+    http_max_attempts: int = 5
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.home.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.home / 'fieldbridge.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> FieldbridgeSettings:
+    return FieldbridgeSettings()

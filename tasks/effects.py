@@ -1,0 +1,140 @@
+"""The three side effects of a closed job, each exactly once through the ledger.
+
+Plain functions do the work (and are what unit tests call); `tasks/effect_tasks.py` wraps them as
+Prefect tasks with retries.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from connectors.protocols import CaseNote, CaseResolution, VendorRecord
+from models.integration import ExternalRef
+from tasks.invoicing import build_invoice
+from tasks.runtime import Runtime, get_runtime
+from tasks.snapshot import load_job
+from tasks.timesheets import affected_weeks, payroll_settings, week_timesheets
+
+SPECIAL_ITEMS = {"EXPENSE": ("Reimbursable expense", Decimal("0"))}
+
+
+def resolve_case(job_id: str, rt: Runtime | None = None) -> dict[str, Any]:
+    """Resolve the CRM case for the job and attach each technician note once."""
+    rt = rt or get_runtime()
+    snap = load_job(job_id, rt.engine)
+    crm = rt.crm
+    case = CaseResolution(job_id, snap.job.resolution or snap.job.description, snap.job.closed_at)
+    ticket = rt.ledger.run(
+        f"{crm.system}:ticket:{job_id}", system=crm.system, kind="resolve_case", job_id=job_id,
+        payload={"resolution": case.resolution, "closed_at": case.closed_at.isoformat()},
+        lookup=lambda: None,  # a PATCH by unique property is idempotent: repeating it is the lookup
+        write=lambda _existing: crm.resolve_case(case),
+        summarize=lambda r: {"ticket_id": r.id},
+        mutable=True,
+    )
+    note_ids = []
+    for note in snap.notes:
+        payload = CaseNote(f"fb-note-{note.id}", note.body, note.created_at)
+        outcome = rt.ledger.run(
+            f"{crm.system}:note:{note.id}", system=crm.system, kind="add_note", job_id=job_id,
+            payload={"body": note.body},
+            lookup=lambda p=payload: crm.find_note(p.key),
+            write=lambda _existing, p=payload: crm.add_note(ticket.vendor_id, p),
+            summarize=lambda r: {"note_id": r.id},
+        )
+        note_ids.append(outcome.vendor_id)
+    return {"system": crm.system, "ticket_id": ticket.vendor_id, "note_ids": note_ids}
+
+
+def upsert_hours(job_id: str, rt: Runtime | None = None) -> dict[str, Any]:
+    """Recompute and upsert every workday of every workweek the job's entries touch."""
+    rt = rt or get_runtime()
+    snap = load_job(job_id, rt.engine)
+    ps = payroll_settings(rt.settings)
+    payroll = rt.payroll
+    sheets = []
+    for technician_id, week_start in sorted(affected_weeks(snap.entries, ps)):
+        for day in week_timesheets(technician_id, week_start, ps, rt.engine):
+            outcome = rt.ledger.run(
+                f"{payroll.system}:timesheet:{day.key}", system=payroll.system, kind="timesheet", job_id=None,
+                payload={"regular": day.regular_hours, "overtime": day.overtime_hours,
+                         "double_time": day.double_time_hours, "travel": day.travel_hours,
+                         "start": day.shift_start.isoformat(), "end": day.shift_end.isoformat()},
+                lookup=lambda d=day: payroll.find_timesheet(d),
+                write=lambda existing, d=day: payroll.upsert_timesheet(d, existing),
+                summarize=lambda r, d=day: {
+                    "timesheet_id": r.id, "technician_id": technician_id, "workday": d.workday.isoformat(),
+                    "regular": str(d.regular_hours), "overtime": str(d.overtime_hours),
+                    "double_time": str(d.double_time_hours), "travel": str(d.travel_hours)},
+                mutable=True,
+            )
+            sheets.append({**outcome.summary, "written": outcome.written})
+    return {"system": payroll.system, "timesheets": sheets}
+
+
+def _vendor_ref(rt: Runtime, entity: str, canonical_id: str) -> str | None:
+    with Session(rt.engine) as s:
+        return s.exec(select(ExternalRef.vendor_id).where(
+            ExternalRef.system == rt.accounting.system, ExternalRef.entity == entity,
+            ExternalRef.canonical_id == canonical_id)).first()
+
+
+def _remember_ref(rt: Runtime, entity: str, canonical_id: str, vendor_id: str) -> None:
+    with Session(rt.engine) as s:
+        s.add(ExternalRef(system=rt.accounting.system, entity=entity, canonical_id=canonical_id, vendor_id=vendor_id))
+        try:
+            s.commit()
+        except IntegrityError:
+            s.rollback()
+
+
+def _ensure(rt: Runtime, entity: str, canonical_id: str, lookup: Any, create: Any) -> str:
+    """An accounting master record (customer, item) created at most once, remembered in the id map."""
+    known = _vendor_ref(rt, entity, canonical_id)
+    if known:
+        return known
+    acc = rt.accounting
+    outcome = rt.ledger.run(
+        f"{acc.system}:{entity}:{canonical_id}", system=acc.system, kind=entity, job_id=None,
+        payload={"id": canonical_id}, lookup=lookup, write=lambda _e: create(), summarize=lambda r: {"id": r.id},
+    )
+    assert outcome.vendor_id is not None
+    _remember_ref(rt, entity, canonical_id, outcome.vendor_id)
+    return outcome.vendor_id
+
+
+def create_invoice(job_id: str, rt: Runtime | None = None) -> dict[str, Any]:
+    """Create the job's invoice once; the customer and items it references are ensured first."""
+    rt = rt or get_runtime()
+    snap = load_job(job_id, rt.engine)
+    st = rt.settings
+    acc = rt.accounting
+    draft = build_invoice(snap, tax_rate=Decimal(st.tax_rate), currency=st.currency,
+                          labour_item=st.quickbooks_labour_item, labour_taxable=st.labour_taxable,
+                          timezone=st.company_timezone)
+    customer_id = _ensure(rt, "customer", snap.customer.id, lambda: acc.find_customer(draft.customer),
+                          lambda: acc.create_customer(draft.customer))
+    item_ids: dict[str, str] = {}
+    for code in sorted({line.item_code for line in draft.lines}):
+        book = snap.price_book.get(code)
+        name, price = (book.name, book.unit_price) if book else SPECIAL_ITEMS.get(code, ("Field labour", Decimal(0)))
+        item_ids[code] = _ensure(rt, "item", code, lambda c=code: acc.find_item(c),
+                                 lambda c=code, n=name, p=price: acc.create_item(c, n, p))
+    key = f"{acc.system}:invoice:{job_id}"
+
+    def summarize(r: VendorRecord) -> dict[str, Any]:
+        return {"invoice_id": r.id, "number": r.number, "total": str(r.total), "currency": draft.currency}
+
+    outcome = rt.ledger.run(
+        key, system=acc.system, kind="invoice", job_id=job_id,
+        payload={"lines": [(ln.item_code, ln.quantity, ln.unit_price, ln.amount) for ln in draft.lines],
+                 "tax": draft.tax},
+        lookup=lambda: acc.find_invoice(draft.doc_number),
+        write=lambda _existing: acc.create_invoice(draft, customer_id, item_ids, key),
+        summarize=summarize,
+    )
+    return {"system": acc.system, **outcome.summary, "expected_total": str(draft.total), "written": outcome.written}

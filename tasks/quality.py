@@ -1,0 +1,74 @@
+"""The quality gate as a Prefect task: quarantine + artifact + a Failed run, or release and pass."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from sqlmodel import Session, select
+
+from connectors.http.errors import DataError
+from models.integration import Quarantine
+from tasks.runtime import get_runtime
+from tasks.snapshot import load_job
+from tasks.validate import ValidationReport, validate_job
+
+
+class QualityGateFailed(DataError):
+    """The job failed its expectation suite; it is quarantined and nothing was posted."""
+
+
+def artifact_key(prefix: str, job_id: str) -> str:
+    return f"{prefix}-" + re.sub(r"[^a-z0-9-]+", "-", job_id.lower()).strip("-")
+
+
+def quarantine_markdown(report: ValidationReport) -> str:
+    lines = [
+        f"# Job {report.job_id} quarantined",
+        "",
+        f"{len(report.failures)} of {report.checks_run} checks failed. **Nothing was posted** to the CRM, "
+        "payroll or accounting. Fix the data in the field-service system and rerun the flow: a passing "
+        "run releases the job.",
+        "",
+        "| check | table | what is wrong | rows |",
+        "|---|---|---|---|",
+    ]
+    for f in report.failures:
+        lines.append(f"| `{f.check}` | {f.table} | {f.message} | {', '.join(f.rows) or '(table)'} |")
+    return "\n".join(lines)
+
+
+def apply_gate(job_id: str) -> ValidationReport:
+    """Validate; on failure write the Quarantine row and raise, on success release any old quarantine."""
+    rt = get_runtime()
+    snap = load_job(job_id, rt.engine)
+    report = validate_job(snap)
+    now = datetime.now(UTC)
+    with Session(rt.engine) as s:
+        open_rows = list(s.exec(select(Quarantine).where(Quarantine.job_id == job_id,
+                                                         Quarantine.released_at.is_(None))))  # type: ignore[union-attr]
+        if report.success:
+            for row in open_rows:
+                row.released_at = now
+                s.add(row)
+        else:
+            s.add(Quarantine(job_id=job_id, created_at=now,
+                             reason="; ".join(f.message for f in report.failures),
+                             failures=json.dumps([f.as_dict() for f in report.failures])))
+        s.commit()
+    return report
+
+
+@task(name="quality-gate", task_run_name="quality-gate-{job_id}", tags=["validation"])
+def quality_gate(job_id: str) -> int:
+    """Returns the number of checks run; raises QualityGateFailed with a dispatcher-readable message."""
+    report = apply_gate(job_id)
+    if report.success:
+        return report.checks_run
+    create_markdown_artifact(markdown=quarantine_markdown(report), key=artifact_key("quarantine", job_id),
+                             description=f"Job {job_id} failed its quality checks")
+    problems = "; ".join(f"{f.message} ({', '.join(f.rows)})" if f.rows else f.message for f in report.failures)
+    raise QualityGateFailed("fieldbridge", f"job {job_id} quarantined, nothing posted: {problems}")

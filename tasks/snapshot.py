@@ -1,0 +1,88 @@
+"""Load everything about one job in one read, so validation and the effects see the same data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from connectors.http.errors import DataError
+from models.canonical import (
+    Customer,
+    Expense,
+    Job,
+    JobStatus,
+    JobTechnician,
+    Note,
+    PartUsage,
+    PriceBookItem,
+    Site,
+    Technician,
+    TimeEntry,
+)
+from models.db import get_engine
+from models.integration import ExternalRef
+
+
+class JobNotFound(DataError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__("fieldbridge", f"job {job_id!r} does not exist in the field-service database")
+
+
+class JobNotClosed(DataError):
+    def __init__(self, job_id: str, status: str) -> None:
+        super().__init__("fieldbridge", f"job {job_id!r} is {status}, not closed: close it in the FSM first")
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    job: Job
+    customer: Customer
+    site: Site
+    technicians: dict[str, Technician]
+    entries: tuple[TimeEntry, ...]
+    parts: tuple[PartUsage, ...]
+    expenses: tuple[Expense, ...]
+    notes: tuple[Note, ...]
+    price_book: dict[str, PriceBookItem]
+    accounting_customer_ref: str | None
+    loaded_at: datetime
+
+
+def load_job(job_id: str, engine: Engine | None = None, require_closed: bool = True) -> JobSnapshot:
+    """Read the job and its children; unknown or still-open jobs are data errors (nothing posted)."""
+    with Session(engine or get_engine(), expire_on_commit=False) as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        if require_closed and job.status != JobStatus.CLOSED:
+            raise JobNotClosed(job_id, job.status)
+        customer = s.get(Customer, job.customer_id)
+        site = s.get(Site, job.site_id)
+        assert customer is not None and site is not None
+        entries = tuple(s.exec(select(TimeEntry).where(TimeEntry.job_id == job_id).order_by(TimeEntry.start)))
+        tech_ids = {e.technician_id for e in entries} | set(
+            s.exec(select(JobTechnician.technician_id).where(JobTechnician.job_id == job_id))
+        )
+        technicians = {t.id: t for t in s.exec(select(Technician).where(Technician.id.in_(tech_ids)))}  # type: ignore[attr-defined]
+        ref = s.exec(
+            select(ExternalRef.vendor_id).where(
+                ExternalRef.system == "quickbooks", ExternalRef.entity == "customer",
+                ExternalRef.canonical_id == customer.id,
+            )
+        ).first()
+        return JobSnapshot(
+            job=job,
+            customer=customer,
+            site=site,
+            technicians=technicians,
+            entries=entries,
+            parts=tuple(s.exec(select(PartUsage).where(PartUsage.job_id == job_id).order_by(PartUsage.id))),
+            expenses=tuple(s.exec(select(Expense).where(Expense.job_id == job_id).order_by(Expense.id))),
+            notes=tuple(s.exec(select(Note).where(Note.job_id == job_id).order_by(Note.created_at))),
+            price_book={p.sku: p for p in s.exec(select(PriceBookItem))},
+            accounting_customer_ref=ref,
+            loaded_at=datetime.now(UTC),
+        )

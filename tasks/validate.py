@@ -1,0 +1,162 @@
+"""The quality gate: a Great Expectations suite per job table, run before anything is posted.
+
+Each expectation carries a dispatcher-readable explanation; a failure names the rows (entry, part or
+customer ids) so the dispatcher knows exactly what to fix in the FSM.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+
+from models.canonical import EntryKind
+from tasks.snapshot import JobSnapshot
+
+MAX_ENTRY_HOURS = 16
+
+#: (table, expectation factory, what a dispatcher should be told when it fails)
+EXPLAIN = {
+    "work_entry_present": "the job has no work time entry: log the technician's work time",
+    "end_after_start": "a time entry ends before (or when) it starts",
+    "entry_at_most_16h": f"a time entry is longer than {MAX_ENTRY_HOURS} hours",
+    "no_overlap": "a technician has overlapping time entries",
+    "closed_after_last_entry": "the job was closed before its last time entry ended",
+    "part_quantity_positive": "a part line has a quantity of zero or less",
+    "part_price_not_negative": "a part line has a negative price",
+    "part_sku_in_price_book": "a part line uses a SKU that is not in the price book",
+    "customer_billable": "the customer has no accounting record and lacks billing data (name, email, address)",
+}
+
+
+@dataclass(frozen=True)
+class Failure:
+    check: str
+    table: str
+    message: str
+    rows: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "table": self.table, "message": self.message, "rows": list(self.rows)}
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    job_id: str
+    failures: tuple[Failure, ...]
+    checks_run: int
+
+    @property
+    def success(self) -> bool:
+        return not self.failures
+
+
+def job_frames(snap: JobSnapshot) -> dict[str, pd.DataFrame]:
+    """The job as the tables the suites validate, with derived columns (hours, overlap) computed here."""
+    rows = [
+        {
+            "row_id": e.id, "technician_id": e.technician_id, "kind": str(e.kind), "start": e.start, "end": e.end,
+            "hours": (e.end - e.start).total_seconds() / 3600, "closed_at": snap.job.closed_at,
+        }
+        for e in snap.entries
+    ]
+    entries = pd.DataFrame(rows, columns=["row_id", "technician_id", "kind", "start", "end", "hours", "closed_at"])
+    entries["overlaps_previous"] = False
+    for _, group in entries.sort_values("start").groupby("technician_id"):
+        latest_end = None
+        for idx, row in group.iterrows():
+            if latest_end is not None and row["start"] < latest_end:
+                entries.loc[idx, "overlaps_previous"] = True
+            latest_end = row["end"] if latest_end is None else max(latest_end, row["end"])
+    work = entries[entries["kind"] == EntryKind.WORK.value]
+    parts = pd.DataFrame(
+        [{"row_id": p.id, "sku": p.sku, "quantity": float(p.quantity), "unit_price": float(p.unit_price)}
+         for p in snap.parts],
+        columns=["row_id", "sku", "quantity", "unit_price"],
+    )
+    billable = snap.accounting_customer_ref is not None or snap.customer.has_billing_data()
+    customer = pd.DataFrame([{"row_id": snap.customer.id, "billable": billable}])
+    return {"entries": entries, "work": work, "parts": parts, "customer": customer}
+
+
+class _Suites:
+    """An ephemeral GX context with one suite per table, built once per process."""
+
+    def __init__(self) -> None:
+        import great_expectations as gx
+        import great_expectations.expectations as gxe
+
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        self.context = gx.get_context(mode="ephemeral")
+        try:
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        except Exception:  # progress bars are cosmetic; never fail validation over them
+            pass
+        source = self.context.data_sources.add_pandas("fieldbridge_job")
+        spec: dict[str, list[tuple[str, Any]]] = {
+            "work": [("work_entry_present", gxe.ExpectTableRowCountToBeBetween(min_value=1))],
+            "entries": [
+                ("end_after_start", gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="end", column_B="start")),
+                ("entry_at_most_16h", gxe.ExpectColumnValuesToBeBetween(column="hours", max_value=MAX_ENTRY_HOURS)),
+                ("no_overlap", gxe.ExpectColumnValuesToBeInSet(column="overlaps_previous", value_set=[False])),
+                ("closed_after_last_entry", gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A="closed_at", column_B="end", or_equal=True)),
+            ],
+            "parts": [
+                ("part_quantity_positive", gxe.ExpectColumnValuesToBeBetween(
+                    column="quantity", min_value=0, strict_min=True)),
+                ("part_price_not_negative", gxe.ExpectColumnValuesToBeBetween(column="unit_price", min_value=0)),
+                ("part_sku_in_price_book", gxe.ExpectColumnValuesToBeInSet(
+                    column="sku", value_set={"$PARAMETER": "price_book_skus"})),
+            ],
+            "customer": [("customer_billable", gxe.ExpectColumnValuesToBeInSet(column="billable", value_set=[True]))],
+        }
+        self.tables: dict[str, tuple[Any, Any, dict[str, str]]] = {}
+        for table, expectations in spec.items():
+            batch_def = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("job")
+            suite = gx.ExpectationSuite(name=f"job_{table}")
+            names: dict[str, str] = {}
+            for check, expectation in expectations:
+                expectation.meta = {"check": check}
+                suite.add_expectation(expectation)
+                names[check] = check
+            self.tables[table] = (batch_def, self.context.suites.add(suite), names)
+        self.lock = threading.Lock()  # GX contexts are not documented as thread-safe
+
+    def validate(self, frames: dict[str, pd.DataFrame], params: dict[str, Any]) -> tuple[list[Failure], int]:
+        failures: list[Failure] = []
+        checks = 0
+        with self.lock:
+            for table, (batch_def, suite, _) in self.tables.items():
+                frame = frames[table]
+                batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
+                result = batch.validate(
+                    suite, expectation_parameters=params,
+                    result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"]},
+                )
+                for res in result.results:
+                    checks += 1
+                    if res.success:
+                        continue
+                    check = (res.expectation_config.meta or {}).get("check", res.expectation_config.type)
+                    rows = tuple(sorted({str(i["row_id"]) for i in res.result.get("unexpected_index_list") or []}))
+                    failures.append(Failure(check, table, EXPLAIN.get(check, check), rows))
+        return failures, checks
+
+
+@lru_cache(maxsize=1)
+def _suites() -> _Suites:
+    return _Suites()
+
+
+def validate_job(snap: JobSnapshot) -> ValidationReport:
+    """Run every expectation for the job; never raises for bad data, only reports it."""
+    frames = job_frames(snap)
+    failures, checks = _suites().validate(frames, {"price_book_skus": sorted(snap.price_book)})
+    return ValidationReport(snap.job.id, tuple(failures), checks)
