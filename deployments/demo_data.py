@@ -104,7 +104,7 @@ def generate(jobs: int = 30, seed: int = 1042, day: date = DEMO_DAY) -> DemoComp
         appliance, fault = rng.choice(APPLIANCES), rng.choice(FAULTS)
         travel_start = clock[tech.id]
         travel_end = travel_start.add(minutes=rng.choice([15, 20, 25, 35, 40]))
-        work_end = travel_end.add(minutes=rng.choice([45, 60, 75, 90, 120, 150]))
+        work_end = travel_end.add(minutes=rng.choice([60, 90, 120, 150, 180, 240]))
         entries.append(TimeEntry(id=f"E{job_id}-1", job_id=job_id, technician_id=tech.id, kind=EntryKind.TRAVEL,
                                  start=travel_start, end=travel_end, billable=False, commute=(n < len(techs))))
         entries.append(TimeEntry(id=f"E{job_id}-2", job_id=job_id, technician_id=tech.id, kind=EntryKind.WORK,

@@ -1,0 +1,65 @@
+"""A local Prefect server for the embedded default: schedules and the UI need one (DESIGN.md §7)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@dataclass
+class LocalPrefectServer:
+    api_url: str
+    process: subprocess.Popen | None  # None when we reused a server that was already running
+    log_path: Path | None = None
+
+    @property
+    def ui_url(self) -> str:
+        return self.api_url.removesuffix("/api")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start(home: Path, port: int = 4200, timeout: float = 120.0) -> LocalPrefectServer:
+    """Reuse a healthy server on `port`, or start `prefect server start` with its state under `home`."""
+    api_url = f"http://127.0.0.1:{port}/api"
+    if healthy(api_url):
+        return LocalPrefectServer(api_url, None)
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PREFECT_HOME": str(home.resolve()), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "true")}
+    env.pop("PREFECT_API_URL", None)
+    log_path = home / "server.log"
+    prefect_bin = Path(sys.executable).parent / "prefect"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [str(prefect_bin), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while not healthy(api_url):
+        if process.poll() is not None:
+            raise RuntimeError(f"prefect server exited with {process.returncode}; see {log_path}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"prefect server did not become healthy in {timeout:.0f}s; see {log_path}")
+        time.sleep(0.5)
+    return LocalPrefectServer(api_url, process, log_path)
