@@ -1,0 +1,136 @@
+"""Nothing lost, nothing twice: duplicate runs, races, lost answers and crashes mid-effect."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session
+
+from flows.job_closed import job_closed
+from models.canonical import EntryKind, Job, JobStatus, JobTechnician, Note, TimeEntry
+from models.integration import Effect, EffectStatus
+from tasks import effects
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _counts(world) -> tuple[Counter, int, Counter]:
+    invoices = Counter(i["DocNumber"] for i in world.state("quickbooks", "Invoice"))
+    notes = len(world.state("hubspot", "notes"))
+    sheets = Counter(s["metadata"]["fieldbridge_key"] for s in world.state("gusto", "time_sheets"))
+    return invoices, notes, sheets
+
+
+def test_two_concurrent_runs_for_one_job_create_one_of_each(world) -> None:
+    world.faults_all(latency_ms=30)  # widen the race window
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            job_closed("J1001")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    invoices, notes, sheets = _counts(world)
+    assert invoices == {"J1001": 1} and notes == 1 and sheets == {"T01:2026-11-24": 1}
+
+
+def test_lost_answers_plus_server_errors_still_converge(world) -> None:
+    world.faults_all(drop_first_write=True, error_rate=0.2, seed=7)
+    for job_id in ("J1001", "J1002", "J1003"):
+        job_closed(job_id)
+    invoices, notes, sheets = _counts(world)
+    assert invoices == {"J1001": 1, "J1002": 1, "J1003": 1}
+    assert notes == 3
+    assert set(sheets.values()) == {1} and len(sheets) == 3
+
+
+class Crash(BaseException):
+    """Stands in for the process dying: not an Exception, so nothing in our code handles it."""
+
+
+def test_crash_after_vendor_commit_before_ledger_record(world, monkeypatch) -> None:
+    real = world.runtime.accounting.create_invoice
+
+    def commit_then_die(*args, **kwargs):
+        real(*args, **kwargs)
+        raise Crash
+
+    monkeypatch.setattr(world.runtime.accounting, "create_invoice", commit_then_die)
+    with pytest.raises(Crash):
+        effects.create_invoice("J1002")
+    key = "quickbooks:invoice:J1002"
+    assert world.runtime.ledger.get(key).status is EffectStatus.IN_FLIGHT
+    # the dead process still "holds" the lease until it expires
+    with Session(world.runtime.engine) as s:
+        row = s.get(Effect, key)
+        row.lease_owner, row.lease_expires_at = "dead-worker", datetime.now(UTC) - timedelta(seconds=1)
+        s.add(row)
+        s.commit()
+    monkeypatch.setattr(world.runtime.accounting, "create_invoice", real)
+    result = effects.create_invoice("J1002")
+    assert result["written"] is False  # found at the vendor by DocNumber, adopted, not written again
+    assert Counter(i["DocNumber"] for i in world.state("quickbooks", "Invoice")) == {"J1002": 1}
+    done = world.runtime.ledger.get(key)
+    assert done.status is EffectStatus.DONE and done.vendor_id == result["invoice_id"]
+
+
+def test_a_live_lease_blocks_a_second_writer(world) -> None:
+    from models.ledger import EffectBusy, Ledger
+
+    ledger = Ledger(world.runtime.engine, wait_seconds=0.3)
+    hold = threading.Event()
+    release = threading.Event()
+
+    def slow_write(_existing):
+        hold.set()
+        release.wait(5)
+        from connectors.protocols import VendorRecord
+
+        return VendorRecord(id="v1")
+
+    t = threading.Thread(target=lambda: ledger.run("test:key", system="test", kind="k", job_id=None, payload=1,
+                                                   lookup=lambda: None, write=slow_write))
+    t.start()
+    hold.wait(5)
+    with pytest.raises(EffectBusy):
+        ledger.run("test:key", system="test", kind="k", job_id=None, payload=1, lookup=lambda: None,
+                   write=lambda _e: pytest.fail("second writer must not write"))
+    release.set()
+    t.join()
+    assert ledger.get("test:key").vendor_id == "v1"
+
+
+def test_late_closure_updates_the_day_instead_of_appending(world) -> None:
+    job_closed("J1001")
+    [sheet] = world.state("gusto", "time_sheets")
+    before = {e["pay_classification"]: Decimal(e["hours_worked"]) for e in sheet["entries"]}
+    # a second job for the same technician and day is closed later
+    with Session(world.runtime.engine) as s:
+        first = s.get(Job, "J1001")
+        start = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)  # 15:00 local, after J1001
+        s.add(Job(id="J2001", customer_id=first.customer_id, site_id=first.site_id, status=JobStatus.CLOSED,
+                  description="Follow-up", resolution="Checked seal", closed_at=start + timedelta(hours=5)))
+        s.flush()
+        s.add(JobTechnician(job_id="J2001", technician_id="T01"))
+        s.add(TimeEntry(id="E-late", job_id="J2001", technician_id="T01", kind=EntryKind.WORK,
+                        start=start, end=start + timedelta(hours=4)))
+        s.add(Note(id="N-late", job_id="J2001", technician_id="T01", body="All good", created_at=start))
+        s.commit()
+    world.runtime.crm.open_case("J2001", "Follow-up", "second visit")
+    job_closed("J2001")
+    sheets = world.state("gusto", "time_sheets")
+    assert len(sheets) == 1 and sheets[0]["uuid"] == sheet["uuid"]
+    after = {e["pay_classification"]: Decimal(e["hours_worked"]) for e in sheets[0]["entries"]}
+    assert sum(after.values()) == sum(before.values()) + 4
+    assert after != before

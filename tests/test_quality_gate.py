@@ -1,0 +1,144 @@
+"""Every expectation has a fixture that fails it: the job is quarantined and nothing is posted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session, select
+
+from flows.job_closed import job_closed
+from models.canonical import Customer, EntryKind, Job, PartUsage, TimeEntry
+from models.integration import ExternalRef, Quarantine
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _work(s: Session, job_id: str) -> TimeEntry:
+    return s.exec(select(TimeEntry).where(TimeEntry.job_id == job_id, TimeEntry.kind == EntryKind.WORK)).one()
+
+
+def _part(s: Session, job_id: str) -> PartUsage:
+    part = s.exec(select(PartUsage).where(PartUsage.job_id == job_id)).first()
+    if part is None:
+        part = PartUsage(id=f"P{job_id}-x", job_id=job_id, sku="P-BELT-02", quantity=Decimal(1),
+                         unit_price=Decimal("24.99"))
+        s.add(part)
+    return part
+
+
+def no_work(s: Session, job_id: str) -> None:
+    _work(s, job_id).kind = EntryKind.TRAVEL
+
+
+def end_before_start(s: Session, job_id: str) -> None:
+    e = _work(s, job_id)
+    e.end = e.start - timedelta(minutes=30)
+
+
+def too_long(s: Session, job_id: str) -> None:
+    e = _work(s, job_id)
+    e.end = e.start + timedelta(hours=17)
+    s.get(Job, job_id).closed_at = e.end + timedelta(minutes=5)
+
+
+def overlap(s: Session, job_id: str) -> None:
+    e = _work(s, job_id)
+    s.add(TimeEntry(id=f"E{job_id}-dup", job_id=job_id, technician_id=e.technician_id, kind=EntryKind.WORK,
+                    start=e.start + timedelta(minutes=10), end=e.end - timedelta(minutes=5)))
+
+
+def closed_too_early(s: Session, job_id: str) -> None:
+    s.get(Job, job_id).closed_at = _work(s, job_id).end - timedelta(hours=1)
+
+
+def negative_quantity(s: Session, job_id: str) -> None:
+    _part(s, job_id).quantity = Decimal(-1)
+
+
+def negative_price(s: Session, job_id: str) -> None:
+    _part(s, job_id).unit_price = Decimal("-5.00")
+
+
+def unknown_sku(s: Session, job_id: str) -> None:
+    _part(s, job_id).sku = "NOT-IN-BOOK"
+
+
+def customer_without_billing_data(s: Session, job_id: str) -> None:
+    job = s.get(Job, job_id)
+    for ref in s.exec(select(ExternalRef).where(ExternalRef.canonical_id == job.customer_id)):
+        s.delete(ref)
+    s.get(Customer, job.customer_id).bill_line1 = None
+
+
+CASES: list[tuple[str, Callable[[Session, str], None]]] = [
+    ("work_entry_present", no_work),
+    ("end_after_start", end_before_start),
+    ("entry_at_most_16h", too_long),
+    ("no_overlap", overlap),
+    ("closed_after_last_entry", closed_too_early),
+    ("part_quantity_positive", negative_quantity),
+    ("part_price_not_negative", negative_price),
+    ("part_sku_in_price_book", unknown_sku),
+    ("customer_billable", customer_without_billing_data),
+]
+
+
+def _nothing_posted(world, job_id: str) -> None:
+    assert world.state("quickbooks", "Invoice") == []
+    assert world.state("gusto", "time_sheets") == []
+    assert world.state("hubspot", "notes") == []
+    ticket = next(t for t in world.state("hubspot", "tickets") if t["properties"]["fieldbridge_job_id"] == job_id)
+    assert ticket["properties"]["hs_pipeline_stage"] == "1"
+
+
+@pytest.mark.parametrize(("check", "corrupt"), CASES, ids=[c for c, _ in CASES])
+def test_failed_expectation_quarantines_and_posts_nothing(world, check: str, corrupt) -> None:
+    job_id = "J1002"
+    with Session(world.runtime.engine) as s:
+        corrupt(s, job_id)
+        s.commit()
+    with pytest.raises(Exception, match=f"job {job_id} quarantined, nothing posted"):
+        job_closed(job_id)
+    _nothing_posted(world, job_id)
+    with Session(world.runtime.engine) as s:
+        rows = list(s.exec(select(Quarantine).where(Quarantine.job_id == job_id)))
+    assert len(rows) == 1 and rows[0].released_at is None
+    failed = {f["check"] for f in json.loads(rows[0].failures)}
+    assert check in failed
+
+
+def test_quarantine_names_rows_and_fixing_the_data_releases_the_job(world) -> None:
+    job_id = "J1003"
+    with Session(world.runtime.engine) as s:
+        negative_quantity(s, job_id)
+        part_id = _part(s, job_id).id
+        s.commit()
+    with pytest.raises(Exception, match=part_id):
+        job_closed(job_id)
+    with Session(world.runtime.engine) as s:
+        _part(s, job_id).quantity = Decimal(2)
+        s.commit()
+    result = job_closed(job_id)
+    assert result["accounting"]["number"] == job_id
+    with Session(world.runtime.engine) as s:
+        row = s.exec(select(Quarantine).where(Quarantine.job_id == job_id)).one()
+    assert row.released_at is not None
+
+
+def test_quarantine_artifact_is_written(world) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with Session(world.runtime.engine) as s:
+        unknown_sku(s, "J1001")
+        s.commit()
+    with pytest.raises(Exception, match="quarantined"):
+        job_closed("J1001")
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["quarantine-j1001"])))
+    assert artifacts and "part_sku_in_price_book" in artifacts[0].data
+    assert "PJ1001" in artifacts[0].data  # the failing row is named
