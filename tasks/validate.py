@@ -127,12 +127,11 @@ class _Suites:
                 suite.add_expectation(expectation)
                 names[check] = check
             self.tables[table] = (batch_def, self.context.suites.add(suite), names)
-        self.lock = threading.Lock()  # GX contexts are not documented as thread-safe
 
     def validate(self, frames: dict[str, pd.DataFrame], params: dict[str, Any]) -> tuple[list[Failure], int]:
         failures: list[Failure] = []
         checks = 0
-        with self.lock:
+        with _GX_LOCK:
             for table, (batch_def, suite, _) in self.tables.items():
                 frame = frames[table]
                 batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
@@ -150,9 +149,19 @@ class _Suites:
         return failures, checks
 
 
+#: GX is not thread-safe (its suite-parameter parser is a shared pyparsing grammar), and the effect
+#: flows run jobs on threads: build and run the suites under one process-wide lock.
+_GX_LOCK = threading.RLock()
+
+
 @lru_cache(maxsize=1)
-def _suites() -> _Suites:
+def _build_suites() -> _Suites:
     return _Suites()
+
+
+def _suites() -> _Suites:
+    with _GX_LOCK:
+        return _build_suites()
 
 
 def validate_job(snap: JobSnapshot) -> ValidationReport:

@@ -1,0 +1,474 @@
+"""QuickBooks Online connector over the wire against the QBO sandbox: OAuth rotation, requestid replay,
+SyncToken locking, Faults, retries and query paging."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import random
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from connectors.emulator import FaultConfig, Sandbox, SandboxServer
+from connectors.http import (
+    ConfigError,
+    ConflictError,
+    DataError,
+    ErrorResolution,
+    FailureType,
+    HttpClient,
+    RateLimitedError,
+    ResponseAction,
+    RetryPolicy,
+    TransientError,
+    is_retryable,
+    jsonbody,
+)
+from connectors.protocols import Accounting, BillingCustomer, InvoiceDraft, InvoiceLine
+from connectors.quickbooks import mapping
+from connectors.quickbooks import sandbox as qbo_sandbox
+from connectors.quickbooks.client import QuickBooksAccounting, classify
+from models.settings import FieldbridgeSettings
+
+CLIENT_ID = "test-client"
+CLIENT_SECRET = "test-secret-xyz"
+INITIAL_RT = "RT1-test-initial-refresh"
+POLICY = RetryPolicy(max_attempts=4, base_seconds=0.01, cap_seconds=0.05)
+_realms = itertools.count(1)
+
+
+def seed_failing_first(n: int, rate: float = 0.5) -> int:
+    """A FaultConfig seed under which the first `n` API requests get a 5xx and the next one does not
+    (mirrors the injector: one `random()` per request, plus a 500/503 `choice` when it fails)."""
+    for seed in range(100_000):
+        rng = random.Random(seed)
+        fails = 0
+        while fails < n and rng.random() < rate:
+            rng.choice([500, 503])
+            fails += 1
+        if fails == n and rng.random() >= rate:
+            return seed
+    raise AssertionError("no seed found")
+
+
+@dataclass
+class QboSandbox:
+    sandbox: Sandbox
+    server: SandboxServer
+    realm: str
+    token_dir: Path
+    clients: list[QuickBooksAccounting] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.url}/oauth2/v1/tokens/bearer"
+
+    def client(self, token_file: str = "qbo.json", initial: str | None = INITIAL_RT,
+               policy: RetryPolicy = POLICY) -> QuickBooksAccounting:
+        acc = QuickBooksAccounting(
+            self.url, self.realm, token_url=self.token_url, client_id=CLIENT_ID,
+            client_secret=SecretStr(CLIENT_SECRET), token_path=self.token_dir / token_file,
+            initial_refresh_token=SecretStr(initial) if initial else None, policy=policy,
+        )
+        self.clients.append(acc)
+        return acc
+
+    def tokens(self, token_file: str = "qbo.json") -> dict[str, Any]:
+        return json.loads((self.token_dir / token_file).read_text())
+
+    def refresh_directly(self, refresh_token: str) -> httpx.Response:
+        basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        return httpx.post(self.token_url, headers={"Authorization": f"Basic {basic}"},
+                          data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    def admin(self, path: str, payload: dict[str, Any] | None = None) -> Any:
+        resp = httpx.post(self.url + path, json=payload) if payload is not None else httpx.get(self.url + path)
+        resp.raise_for_status()
+        return jsonbody.loads(resp.content)  # exact numbers: httpx's .json() would read money as floats
+
+    def faults(self, **knobs: Any) -> None:
+        self.admin("/_sandbox/faults", knobs)
+
+    def stats(self) -> dict[str, int]:
+        return self.admin("/_sandbox/stats")
+
+    def state(self, collection: str) -> list[dict[str, Any]]:
+        return self.admin(f"/_sandbox/state/{collection}")["results"]
+
+
+@pytest.fixture
+def make_qbo(tmp_path: Path) -> Iterator[Callable[..., QboSandbox]]:
+    started: list[QboSandbox] = []
+
+    def make(faults: FaultConfig | None = None) -> QboSandbox:
+        realm = f"93414531{next(_realms):08d}"  # a fresh rate budget per test
+        sandbox = qbo_sandbox.create_app(CLIENT_ID, CLIENT_SECRET, INITIAL_RT, realm, faults or FaultConfig())
+        env = QboSandbox(sandbox, SandboxServer(sandbox.asgi()).start(), realm, tmp_path / "tokens")
+        started.append(env)
+        return env
+
+    yield make
+    for env in started:
+        for acc in env.clients:
+            acc.close()
+        threading.Thread(target=env.server.stop, daemon=True).start()
+
+
+@pytest.fixture
+def qbo(make_qbo: Callable[..., QboSandbox]) -> QboSandbox:
+    return make_qbo()
+
+
+CUSTOMER = BillingCustomer("C042", "O'Brien's Bakery", "books@obriens.example", "12 Harbor Way", "Oakland", "CA",
+                           "94607")
+
+
+def _draft(doc_number: str = "J1001", labour_item: str = "LABOUR", part_item: str = "PUMP-200") -> InvoiceDraft:
+    lines = (
+        InvoiceLine("labour", "Field labour", labour_item, Decimal("1.5"), Decimal("95.00"), Decimal("142.50"), False),
+        InvoiceLine("part", "Drain pump", part_item, Decimal("3"), Decimal("19.99"), Decimal("59.97"), True),
+    )
+    return InvoiceDraft(job_id=doc_number, doc_number=doc_number, txn_date=date(2026, 3, 2), currency="USD",
+                        customer=CUSTOMER, lines=lines, tax=Decimal("5.25"), total=Decimal("207.72"),
+                        memo="Dishwasher not draining")
+
+
+@dataclass
+class Books:
+    customer_id: str
+    item_ids: dict[str, str]
+
+
+def _setup_books(acc: QuickBooksAccounting) -> Books:
+    customer = acc.create_customer(CUSTOMER)
+    labour = acc.create_item("LABOUR", "Field labour", Decimal("95.00"))
+    pump = acc.create_item("PUMP-200", "Drain pump", Decimal("19.99"))
+    return Books(customer.id, {"LABOUR": labour.id, "PUMP-200": pump.id})
+
+
+# --------------------------------------------------------------------------------------------
+# happy path
+# --------------------------------------------------------------------------------------------
+
+
+def test_customer_items_and_invoice_with_exact_money(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    assert isinstance(acc, Accounting)
+    assert acc.find_customer(CUSTOMER) is None
+    books = _setup_books(acc)
+    assert acc.find_customer(CUSTOMER).id == books.customer_id  # an apostrophe survives query escaping
+    assert acc.find_item("PUMP-200").id == books.item_ids["PUMP-200"]
+    assert acc.find_invoice("J1001") is None
+
+    invoice = acc.create_invoice(_draft(), books.customer_id, books.item_ids, "quickbooks:invoice:J1001")
+    assert invoice.number == "J1001" and invoice.version == "0"
+    assert invoice.total == Decimal("207.72") and str(invoice.total) == "207.72"
+    [stored] = qbo.state("Invoice")
+    assert stored["Id"] == invoice.id and stored["CustomerRef"] == {"value": books.customer_id}
+    assert [str(line["Amount"]) for line in stored["Line"]] == ["142.50", "59.97", "202.47"]
+    assert stored["Line"][0]["SalesItemLineDetail"]["TaxCodeRef"] == {"value": "NON"}
+    assert stored["Line"][1]["SalesItemLineDetail"]["TaxCodeRef"] == {"value": "TAX"}
+
+    found = acc.find_invoice("J1001")
+    assert found == invoice and found.total == Decimal("207.72")
+
+
+def test_update_invoice_bumps_the_sync_token(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    books = _setup_books(acc)
+    invoice = acc.create_invoice(_draft(), books.customer_id, books.item_ids, "inv:J1001")
+    updated = acc.update_invoice(invoice, {"PrivateNote": "Paid by card"}, "inv:J1001:memo")
+    assert (updated.id, updated.version) == (invoice.id, "1")
+    assert qbo.state("Invoice")[0]["PrivateNote"] == "Paid by card"
+
+
+# --------------------------------------------------------------------------------------------
+# data errors
+# --------------------------------------------------------------------------------------------
+
+
+def test_invoice_with_unknown_item_is_a_data_error_naming_the_item_without_retry(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    books = _setup_books(acc)
+    before = qbo.stats()["requests"]
+    with pytest.raises(DataError) as err:
+        acc.create_invoice(_draft(), books.customer_id, {**books.item_ids, "PUMP-200": "999"}, "inv:J1001")
+    assert err.value.status == 400 and err.value.vendor_code == "2500"
+    assert "Line 2: Invalid Reference Id : Item 999" in str(err.value)
+    assert not is_retryable(err.value)
+    assert qbo.stats()["requests"] == before + 1
+    assert qbo.state("Invoice") == []
+
+
+def test_duplicate_doc_number_is_a_data_error(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    books = _setup_books(acc)
+    acc.create_invoice(_draft(), books.customer_id, books.item_ids, "inv:J1001")
+    with pytest.raises(DataError) as err:
+        acc.create_invoice(_draft(), books.customer_id, books.item_ids, "inv:J1001:other-key")
+    assert "DocNumber=J1001" in str(err.value) and err.value.vendor_code == "6140"
+    assert len(qbo.state("Invoice")) == 1
+
+
+def test_stale_sync_token_on_update_is_a_conflict(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    books = _setup_books(acc)
+    invoice = acc.create_invoice(_draft(), books.customer_id, books.item_ids, "inv:J1001")
+    acc.update_invoice(invoice, {"PrivateNote": "first edit"}, "inv:J1001:edit-1")
+    with pytest.raises(ConflictError) as err:
+        acc.update_invoice(invoice, {"PrivateNote": "second edit"}, "inv:J1001:edit-2")  # still SyncToken 0
+    assert err.value.vendor_code == "5010" and "Stale Object Error" in str(err.value)
+    assert not is_retryable(err.value)
+    [stored] = qbo.state("Invoice")
+    assert (stored["PrivateNote"], stored["SyncToken"]) == ("first edit", "1")
+
+
+# --------------------------------------------------------------------------------------------
+# Faults inside a 200
+# --------------------------------------------------------------------------------------------
+
+
+def _fault(kind: str, code: str) -> dict[str, Any]:
+    return {"Fault": {"Error": [{"Message": "Duplicate Name Exists Error", "Detail": "The name supplied already "
+                                 "exists. : LABOUR", "code": code}], "type": kind}, "time": "2026-03-02T10:00:00"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "action", "failure"),
+    [
+        ("ValidationFault", "6240", ResponseAction.FAIL, FailureType.DATA),
+        ("SystemFault", "10000", ResponseAction.RETRY, FailureType.TRANSIENT),
+        ("AUTHENTICATION", "3200", ResponseAction.REFRESH_TOKEN_THEN_RETRY, FailureType.CONFIG),
+        ("AUTHORIZATION", "3100", ResponseAction.FAIL, FailureType.CONFIG),
+        ("SERVICE", "3001", ResponseAction.RATE_LIMITED, FailureType.TRANSIENT),
+    ],
+)
+def test_fault_inside_a_200_body_is_classified_as_an_error(
+    kind: str, code: str, action: ResponseAction, failure: FailureType
+) -> None:
+    body = _fault(kind, code)
+    resolution = classify(httpx.Response(200, json=body), body)
+    assert resolution == ErrorResolution(
+        action, failure, "Duplicate Name Exists Error: The name supplied already exists. : LABOUR", code
+    )
+
+
+def test_plain_200_is_left_to_the_default_table() -> None:
+    body = {"Invoice": {"Id": "130"}}
+    assert classify(httpx.Response(200, json=body), body) is None
+
+
+def test_client_raises_for_a_fault_in_a_200_instead_of_returning_it() -> None:
+    """A vendor stand-in (httpx transport) answering 200 + Fault: the client must not report success."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=_fault("ValidationFault", "6240")))
+    with HttpClient("quickbooks", "https://qbo.example", classifier=classify, transport=transport) as http, \
+            pytest.raises(DataError) as err:
+        http.request("POST", "/v3/company/1/item", params={"requestid": "r-1"}, json={"Name": "LABOUR"},
+                     idempotent=True)
+    assert err.value.status == 200 and err.value.vendor_code == "6240"
+    assert "Duplicate Name Exists Error" in str(err.value)
+    assert http.calls["POST /v3/company/1/item"] == 1
+
+
+# --------------------------------------------------------------------------------------------
+# OAuth2: refresh on 401 with rotation persisted
+# --------------------------------------------------------------------------------------------
+
+
+def test_401_refreshes_once_and_persists_the_rotated_refresh_token(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    assert acc.find_invoice("J1001") is None  # first call: no access token yet → initial refresh
+    assert acc.auth.refresh_count == 1
+    first = qbo.tokens()
+    assert first["refresh_token"] != INITIAL_RT
+    assert stat.S_IMODE((qbo.token_dir / "qbo.json").stat().st_mode) == 0o600
+
+    qbo.admin("/_sandbox/expire-access-tokens", {})
+    requests_before = qbo.stats()["requests"]
+    assert acc.find_invoice("J1001") is None  # 401 → refresh → replay
+    assert acc.auth.refresh_count == 2
+    assert qbo.stats()["requests"] == requests_before + 2
+    second = qbo.tokens()
+    assert second["refresh_token"] not in (first["refresh_token"], INITIAL_RT)  # rotated, and on disk
+    assert second["access_token"] != first["access_token"]
+    assert second["expires_at"] > time.time() + 3000
+
+    for dead in (INITIAL_RT, first["refresh_token"]):  # the vendor rejects every used refresh token
+        resp = qbo.refresh_directly(dead)
+        assert (resp.status_code, resp.json()) == (400, {"error": "invalid_grant"})
+
+    other = qbo.client()  # e.g. the next process: same token file, stale initial token in its settings
+    assert other.find_invoice("J1001") is None
+    assert other.auth.refresh_count == 0  # the persisted access token was used as is
+    assert qbo.tokens() == second
+
+    qbo.admin("/_sandbox/expire-access-tokens", {})
+    assert other.find_invoice("J1001") is None  # and the persisted refresh token is the live one
+    assert other.auth.refresh_count == 1
+
+
+def test_a_401_on_a_write_is_replayed_after_refresh_and_writes_once(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    books = _setup_books(acc)
+    qbo.admin("/_sandbox/expire-access-tokens", {})
+    invoice = acc.create_invoice(_draft(), books.customer_id, books.item_ids, "inv:J1001")
+    assert [i["Id"] for i in qbo.state("Invoice")] == [invoice.id]
+    assert acc.auth.refresh_count == 2
+
+
+def test_concurrent_401s_across_clients_sharing_a_token_file_refresh_only_once(qbo: QboSandbox) -> None:
+    a, b = qbo.client(), qbo.client()
+    a.find_invoice("J0")
+    qbo.admin("/_sandbox/expire-access-tokens", {})
+    gate = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def work(acc: QuickBooksAccounting) -> None:
+        try:
+            gate.wait(2)
+            acc.find_invoice("J1001")
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(acc,)) for acc in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert errors == []
+    assert a.auth.refresh_count + b.auth.refresh_count == 2  # the initial one plus exactly one rotation
+    resp = qbo.refresh_directly(qbo.tokens()["refresh_token"])
+    assert resp.status_code == 200  # the file holds the token the vendor considers live
+
+
+def test_rejected_refresh_token_is_a_config_error_before_any_api_call(qbo: QboSandbox) -> None:
+    qbo.client().find_invoice("J0")  # rotates INITIAL_RT away
+    stale = qbo.client(token_file="fresh-install.json")  # no token file, only the dead initial token
+    with pytest.raises(ConfigError) as err:
+        stale.find_invoice("J1001")
+    assert "invalid_grant" in str(err.value) and "reconnect" in str(err.value)
+    assert INITIAL_RT not in str(err.value)
+    assert not is_retryable(err.value)
+    assert qbo.stats()["requests"] == 1  # only the first client's query reached the API
+
+
+def test_missing_refresh_token_is_a_config_error(qbo: QboSandbox) -> None:
+    acc = qbo.client(initial=None)
+    with pytest.raises(ConfigError, match="no refresh token configured"):
+        acc.find_invoice("J1001")
+    assert qbo.stats()["requests"] == 0
+
+
+# --------------------------------------------------------------------------------------------
+# 429
+# --------------------------------------------------------------------------------------------
+
+
+def test_429_waits_for_retry_after_then_succeeds(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    books = _setup_books(acc)
+    qbo.faults(retry_after_seconds=0.3, burst=1)
+    started = time.monotonic()
+    invoice = acc.create_invoice(_draft(), books.customer_id, books.item_ids, "inv:J1001")
+    elapsed = time.monotonic() - started
+    assert 0.3 <= elapsed < 1.5
+    assert [i["Id"] for i in qbo.state("Invoice")] == [invoice.id]
+    assert qbo.stats()["429"] == 1
+
+
+def test_429_beyond_the_retry_budget_raises_rate_limited(qbo: QboSandbox) -> None:
+    acc = qbo.client(policy=RetryPolicy(max_attempts=2, base_seconds=0.01))
+    acc.find_invoice("J0")
+    qbo.faults(retry_after_seconds=0.05, burst=5)
+    with pytest.raises(RateLimitedError) as err:
+        acc.find_invoice("J1001")
+    assert err.value.vendor_code == "3001" and err.value.retry_after == pytest.approx(0.05)
+    assert "ThrottleExceeded" in str(err.value)
+
+
+# --------------------------------------------------------------------------------------------
+# 5xx, lost answers and requestid replay
+# --------------------------------------------------------------------------------------------
+
+
+def test_5xx_on_post_with_requestid_is_retried_and_creates_one_invoice(make_qbo: Callable[..., QboSandbox]) -> None:
+    env = make_qbo(FaultConfig(seed=seed_failing_first(2)))
+    acc = env.client()
+    books = _setup_books(acc)
+    env.faults(error_rate=0.5)
+    invoice = acc.create_invoice(_draft(), books.customer_id, books.item_ids, "inv:J1001")
+    env.faults(error_rate=0.0)
+    assert [i["Id"] for i in env.state("Invoice")] == [invoice.id]
+    assert env.stats()["errors"] == 2
+    assert acc.http.calls[f"POST /v3/company/{env.realm}/invoice"] == 3
+
+
+def test_5xx_on_every_query_gives_up_with_a_transient_error(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    qbo.faults(error_rate=1.0)
+    with pytest.raises(TransientError) as err:
+        acc.find_invoice("J1001")
+    assert err.value.vendor_code == "10000" and is_retryable(err.value)
+    assert qbo.stats()["requests"] == POLICY.max_attempts
+
+
+def test_dropped_answer_to_invoice_create_is_replayed_by_requestid(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    books = _setup_books(acc)
+    qbo.faults(drop_first_write=True)
+    invoice = acc.create_invoice(_draft(), books.customer_id, books.item_ids, "inv:J1001")
+    assert qbo.stats()["dropped"] == 1
+    assert acc.http.calls[f"POST /v3/company/{qbo.realm}/invoice"] == 2
+    [stored] = qbo.state("Invoice")  # committed once, the replay returned the original
+    assert stored["Id"] == invoice.id and invoice.total == Decimal("207.72")
+
+
+def test_same_requestid_returns_the_original_invoice_without_writing_again(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    books = _setup_books(acc)
+    first = acc.create_invoice(_draft(), books.customer_id, books.item_ids, "inv:J1001")
+    again = acc.create_invoice(_draft(), books.customer_id, books.item_ids, "inv:J1001")
+    assert again == first and again.raw["MetaData"] == first.raw["MetaData"]
+    assert len(qbo.state("Invoice")) == 1
+    assert mapping.request_id("inv:J1001") == mapping.request_id("inv:J1001") != mapping.request_id("inv:J1002")
+
+
+# --------------------------------------------------------------------------------------------
+# query paging
+# --------------------------------------------------------------------------------------------
+
+
+def test_query_follows_startposition_pages(qbo: QboSandbox) -> None:
+    qbo.admin("/_sandbox/seed/Item", {"id_field": "Id", "docs": [
+        {"Id": str(1000 + n), "Name": f"SKU-{n:04d}", "Type": "Service", "SyncToken": "0", "Active": True}
+        for n in range(1005)
+    ]})
+    acc = qbo.client()
+    rows = acc.query("select * from Item")
+    assert [r["Id"] for r in rows] == [str(1000 + n) for n in range(1005)]
+    assert acc.http.calls[f"GET /v3/company/{qbo.realm}/query"] == 2
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: from_settings ignores FIELDBRIDGE_HTTP_MAX_ATTEMPTS (and HTTP timeout)")
+def test_from_settings_applies_the_configured_retry_budget(qbo: QboSandbox, tmp_path: Path) -> None:
+    settings = FieldbridgeSettings(home=tmp_path / "home", quickbooks_base_url=qbo.url, http_max_attempts=2,
+                                   quickbooks_realm_id=qbo.realm)
+    acc = QuickBooksAccounting.from_settings(settings)
+    qbo.clients.append(acc)
+    assert acc.http.policy.max_attempts == 2

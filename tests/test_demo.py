@@ -1,0 +1,58 @@
+"""`fieldbridge demo` is the main job: it must work from a clean home and be safe to run again."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from connectors.emulator import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _docs(home: Path, system: str, collection: str) -> list[dict]:
+    with sqlite3.connect(home / "sandboxes" / f"{system}.sqlite") as db:
+        return [json.loads(r[0]) for r in db.execute("SELECT body FROM doc WHERE coll = ?", (collection,))]
+
+
+def _demo(home: Path, port: int) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FIELDBRIDGE_", "PREFECT_API"))}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "fieldbridge"), "demo", "--jobs", "5", "--home", str(home),
+         "--prefect-port", str(port)],
+        capture_output=True, text=True, timeout=400, env=env, cwd=home.parent,
+    )
+
+
+def test_demo_posts_each_job_once_and_a_rerun_duplicates_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "fb"
+    port = free_port()
+    first = _demo(home, port)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "5 of 5 jobs posted" in first.stdout
+    assert f"http://127.0.0.1:{port}" in first.stdout
+
+    expected_jobs = {f"J{1001 + n}" for n in range(5)}
+    tickets = _docs(home, "hubspot", "tickets")
+    assert {t["properties"]["fieldbridge_job_id"] for t in tickets} == expected_jobs
+    assert {t["properties"]["hs_pipeline_stage"] for t in tickets} == {"4"}
+    assert len(_docs(home, "hubspot", "notes")) == 5
+    invoices = _docs(home, "quickbooks", "Invoice")
+    assert Counter(i["DocNumber"] for i in invoices) == dict.fromkeys(expected_jobs, 1)
+    sheets = _docs(home, "gusto", "time_sheets")
+    assert len(sheets) == 5  # 5 jobs, one per technician, all on the demo day
+    assert all(s["metadata"]["workday"] == "2026-11-24" for s in sheets)
+
+    second = _demo(home, port)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert len(_docs(home, "hubspot", "tickets")) == 5
+    assert len(_docs(home, "hubspot", "notes")) == 5
+    assert _docs(home, "quickbooks", "Invoice") == invoices
+    assert len(_docs(home, "gusto", "time_sheets")) == 5
