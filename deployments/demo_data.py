@@ -100,6 +100,9 @@ def generate(jobs: int = 30, seed: int = 1042, day: date = DEMO_DAY) -> DemoComp
         tech = techs[n % len(techs)]
         if n // len(techs) >= 1 and n % 7 == 0:  # some long days: real overtime for the payroll rules
             clock[tech.id] = clock[tech.id].add(hours=2)
+        if clock[tech.id].hour >= 18:  # end of the technician's day: next job tomorrow morning
+            nxt = clock[tech.id].add(days=1)
+            clock[tech.id] = pendulum.datetime(nxt.year, nxt.month, nxt.day, 7, 30, tz=tz)
         cust = customers[n % len(customers)]
         appliance, fault = rng.choice(APPLIANCES), rng.choice(FAULTS)
         travel_start = clock[tech.id]

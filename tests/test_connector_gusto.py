@@ -361,7 +361,6 @@ def test_list_time_sheets_on_an_exact_page_boundary_stops_without_an_empty_page(
     assert gusto.stats()["requests"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: from_settings ignores FIELDBRIDGE_HTTP_MAX_ATTEMPTS (and HTTP timeout)")
 def test_from_settings_applies_the_configured_retry_budget(gusto: GustoSandbox) -> None:
     settings = FieldbridgeSettings(gusto_base_url=gusto.url, gusto_token=SecretStr(TOKEN),
                                    gusto_company_uuid=gusto.company, http_max_attempts=2)

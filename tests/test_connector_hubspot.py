@@ -367,7 +367,6 @@ def test_listing_an_empty_collection_is_one_request(hubspot: HubSpotSandbox) -> 
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: from_settings ignores FIELDBRIDGE_HTTP_MAX_ATTEMPTS (and HTTP timeout)")
 def test_from_settings_applies_the_configured_retry_budget(hubspot: HubSpotSandbox) -> None:
     settings = FieldbridgeSettings(hubspot_base_url=hubspot.url, hubspot_token=SecretStr(TOKEN), http_max_attempts=2)
     crm = HubSpotCRM.from_settings(settings)

@@ -465,7 +465,6 @@ def test_query_follows_startposition_pages(qbo: QboSandbox) -> None:
     assert acc.http.calls[f"GET /v3/company/{qbo.realm}/query"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: from_settings ignores FIELDBRIDGE_HTTP_MAX_ATTEMPTS (and HTTP timeout)")
 def test_from_settings_applies_the_configured_retry_budget(qbo: QboSandbox, tmp_path: Path) -> None:
     settings = FieldbridgeSettings(home=tmp_path / "home", quickbooks_base_url=qbo.url, http_max_attempts=2,
                                    quickbooks_realm_id=qbo.realm)

@@ -101,7 +101,7 @@ def _take(budget: RateBudget, n: int) -> float:
 
 def test_rate_budget_allows_a_burst_of_rate_then_paces_at_rate_per_window() -> None:
     budget = RateBudget(rate=5, per_seconds=0.5)
-    assert _take(budget, 5) < 0.05  # a full bucket: five requests go out at once
+    assert _take(budget, 5) < 0.1  # a full bucket: five requests go out at once
     sixth = _take(budget, 1)
     assert 0.07 <= sixth <= 0.3  # then one token every 0.1 s
     # 10 acquires in total after the burst-of-five: tokens 7..11 each wait ~0.1 s more
@@ -139,7 +139,7 @@ def test_rate_budget_pause_blocks_every_acquire_until_it_ends_and_never_shortens
     budget.pause(0.4)
     budget.pause(0.1)  # a shorter pause must not cut the longer one short
     assert 0.35 <= _take(budget, 1) <= 0.9
-    assert _take(budget, 1) < 0.05  # and afterwards requests flow again
+    assert _take(budget, 1) < 0.1  # and afterwards requests flow again
 
 
 def test_budget_for_is_one_budget_per_key_process_wide() -> None:
@@ -187,7 +187,6 @@ def test_redact_masks_nested_secret_keys_without_touching_the_original() -> None
     assert json.loads(json.dumps(original, default=str)) == snapshot
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: TokenSet's dataclass repr prints access and refresh tokens in clear")
 def test_token_set_repr_does_not_print_the_tokens() -> None:
     tokens = TokenSet(access_token="eyJ-access-SECRET", refresh_token="RT1-refresh-SECRET", expires_at=0.0)
     assert "SECRET" not in repr(tokens)
@@ -239,11 +238,6 @@ def test_a_failed_token_save_keeps_the_previous_tokens_readable(tmp_path: Path) 
     assert json.loads(path.read_text())["refresh_token"] == "RT-1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: FileTokenStore.save never fsyncs the directory after os.replace, so the rename (the rotated "
-    "refresh token) is not durable when save() returns",
-)
 def test_token_save_fsyncs_the_directory_after_the_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     synced_dirs: list[bool] = []
     real_fsync = os.fsync
@@ -433,3 +427,10 @@ def test_a_429_pauses_the_shared_budget_so_sibling_clients_back_off_too(hubspot_
     assert 0.3 <= waited <= 1.5  # the sibling waited out the vendor's Retry-After instead of burning a request
     stats = _admin(hubspot_url, "/_sandbox/stats")
     assert (stats["requests"], stats["429"]) == (2, 1)
+
+
+def test_sandbox_retry_after_header_never_understates_the_wait(hubspot_url: str) -> None:
+    _admin(hubspot_url, "/_sandbox/faults", {"retry_after_seconds": 1.4, "burst": 1})
+    resp = httpx.get(f"{hubspot_url}/crm/v3/objects/tickets", headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"})
+    assert resp.status_code == 429
+    assert float(resp.headers["Retry-After"]) >= 1.4

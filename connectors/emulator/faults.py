@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import random
 import threading
 import time
@@ -106,7 +107,7 @@ class FaultInjector:
         if status == 429:
             self.stats["429"] += 1
             await _json(send, 429, self.rate_limit_body(429, "rate limit exceeded"), {
-                "Retry-After": f"{max(wait, 0.0):.0f}" if wait >= 1 else f"{max(wait, 0.01):.2f}",
+                "Retry-After": str(math.ceil(wait)) if wait >= 1 else f"{max(wait, 0.01):.2f}",
                 **self.rate_limit_headers(self.rate_window),
             })
             return

@@ -51,6 +51,7 @@ class GustoPayroll:
         company_uuid: str,
         *,
         policy: RetryPolicy | None = None,
+        timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.company_uuid = company_uuid
@@ -60,6 +61,7 @@ class GustoPayroll:
             auth=BearerToken(token),
             budget=budget_for(f"gusto:{company_uuid}:{base_url}", rate=180, per_seconds=60, max_concurrent=10),
             policy=policy,
+            timeout=timeout,
             classifier=classify,
             default_headers={"X-Gusto-API-Version": API_VERSION},
             transport=transport,
@@ -67,7 +69,8 @@ class GustoPayroll:
 
     @classmethod
     def from_settings(cls, settings: FieldbridgeSettings) -> GustoPayroll:
-        return cls(settings.gusto_base_url, settings.gusto_token, settings.gusto_company_uuid)
+        return cls(settings.gusto_base_url, settings.gusto_token, settings.gusto_company_uuid,
+                   policy=RetryPolicy(max_attempts=settings.http_max_attempts), timeout=settings.http_timeout_seconds)
 
     def list_time_sheets(self, employee_id: str | None = None, start: str | None = None,
                          end: str | None = None) -> list[dict[str, Any]]:
@@ -101,7 +104,9 @@ class GustoPayroll:
                 json={"version": existing.version, **mapping.time_sheet_body(day)},
             )
         except ConflictError:
-            # somebody (or our own lost answer) changed it: re-read and decide again
+            # Our own lost answer (the replayed PUT finds a new version) ends here with the same hours.
+            # Different hours mean someone edited the sheet in Gusto: we do not overwrite a human's
+            # correction silently; the effect fails as a data error and shows up for review.
             fresh = self.find_timesheet(day)
             if fresh is not None and mapping.same_hours(fresh.raw, day):
                 return fresh

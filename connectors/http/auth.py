@@ -8,7 +8,7 @@ import json
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -41,8 +41,8 @@ class BearerToken:
 
 @dataclass
 class TokenSet:
-    access_token: str
-    refresh_token: str
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
     expires_at: float  # epoch seconds
 
 
@@ -80,6 +80,11 @@ class FileTokenStore:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # make the rename itself durable: a lost rename is a lost refresh token
+        finally:
+            os.close(dir_fd)
 
     class _Lock:
         def __init__(self, store: FileTokenStore) -> None:

@@ -51,6 +51,7 @@ class HubSpotCRM:
         closed_stage: str = "4",
         account: str = "default",
         policy: RetryPolicy | None = None,
+        timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.closed_stage = closed_stage
@@ -60,13 +61,15 @@ class HubSpotCRM:
             auth=BearerToken(token),
             budget=budget_for(f"hubspot:{account}:{base_url}", rate=150, per_seconds=10, max_concurrent=10),
             policy=policy,
+            timeout=timeout,
             classifier=classify,
             transport=transport,
         )
 
     @classmethod
     def from_settings(cls, settings: FieldbridgeSettings) -> HubSpotCRM:
-        return cls(settings.hubspot_base_url, settings.hubspot_token, closed_stage=settings.hubspot_closed_stage)
+        return cls(settings.hubspot_base_url, settings.hubspot_token, closed_stage=settings.hubspot_closed_stage,
+                   policy=RetryPolicy(max_attempts=settings.http_max_attempts), timeout=settings.http_timeout_seconds)
 
     def resolve_case(self, case: CaseResolution) -> VendorRecord:
         """PATCH by unique property: setting the same properties twice is harmless, so it may retry."""

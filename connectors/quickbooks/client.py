@@ -62,6 +62,7 @@ class QuickBooksAccounting:
         token_path: Path,
         initial_refresh_token: SecretStr | None = None,
         policy: RetryPolicy | None = None,
+        timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.realm_id = realm_id
@@ -74,6 +75,7 @@ class QuickBooksAccounting:
             auth=self.auth,
             budget=budget_for(f"quickbooks:{realm_id}:{base_url}", rate=450, per_seconds=60, max_concurrent=10),
             policy=policy,
+            timeout=timeout,
             classifier=classify,
             transport=transport,
         )
@@ -88,6 +90,8 @@ class QuickBooksAccounting:
             client_secret=settings.quickbooks_client_secret,
             token_path=settings.home / "tokens" / f"quickbooks-{settings.quickbooks_realm_id}.json",
             initial_refresh_token=settings.quickbooks_refresh_token,
+            policy=RetryPolicy(max_attempts=settings.http_max_attempts),
+            timeout=settings.http_timeout_seconds,
         )
 
     @property

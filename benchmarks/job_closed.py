@@ -1,0 +1,98 @@
+"""Throughput and latency of job_closed against the sandboxes over real HTTP on loopback.
+
+    uv run python benchmarks/job_closed.py [--jobs 200] [--workers 4] [--latency-ms 0] [--drop-rate 0]
+
+Prints jobs/s, p50/p95 latency per job, and vendor calls per job per system. Uses a throwaway
+home (SQLite + sandboxes) and Prefect's ephemeral API unless PREFECT_API_URL is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--latency-ms", type=int, default=0, help="added latency per sandbox request")
+    parser.add_argument("--drop-rate", type=float, default=0.0, help="commit-then-drop rate on writes")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="fb-bench-"))
+    os.environ.update({"FIELDBRIDGE_HOME": str(home), "FIELDBRIDGE_TASK_BACKOFF_SECONDS": "0.2",
+                       "PREFECT_LOGGING_LEVEL": "ERROR", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
+
+    from connectors.emulator import FaultConfig
+    from deployments import demo_data, sandboxes
+    from flows.job_closed import job_closed
+    from models.db import create_schema, get_engine
+    from models.settings import FieldbridgeSettings
+    from tasks.runtime import get_runtime, reset_runtime
+
+    faults = FaultConfig(latency_ms=args.latency_ms, drop_after_commit_rate=args.drop_rate, seed=1)
+    running = sandboxes.start_all(FieldbridgeSettings(), faults=faults)
+    os.environ.update(running.env())
+    reset_runtime()
+    settings = FieldbridgeSettings()
+    engine = get_engine(settings.resolved_database_url())
+    create_schema(engine)
+    company = demo_data.generate(jobs=args.jobs)
+    demo_data.load(company, engine)
+    sandboxes.seed(company, settings)
+    rt = get_runtime()
+    for connector in rt.connectors():
+        connector.http.calls.clear()
+
+    job_closed(company.jobs[0].id)  # warm-up: GX suites, Prefect client, token refresh
+    for connector in rt.connectors():
+        connector.http.calls.clear()
+    job_ids = [j.id for j in company.jobs[1:]]
+    latencies: list[float] = []
+    failures = 0
+
+    def one(job_id: str) -> None:
+        nonlocal failures
+        started = time.perf_counter()
+        try:
+            job_closed(job_id)
+        except Exception as exc:
+            failures += 1
+            print(f"  {job_id} failed: {exc}", file=sys.stderr)
+        latencies.append(time.perf_counter() - started)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.workers) as pool:
+        list(pool.map(one, job_ids))
+    elapsed = time.perf_counter() - t0
+    n = len(job_ids)
+    q = statistics.quantiles(latencies, n=20)
+    print(f"jobs: {n} (after 1 warm-up)   workers: {args.workers}   sandbox latency: {args.latency_ms} ms   "
+          f"drop rate: {args.drop_rate}")
+    print(f"throughput: {n / elapsed:.2f} jobs/s   wall: {elapsed:.1f} s   failures: {failures}")
+    print(f"latency per job: p50 {statistics.median(latencies) * 1000:.0f} ms   p95 {q[18] * 1000:.0f} ms   "
+          f"max {max(latencies) * 1000:.0f} ms")
+    print("vendor calls per job:")
+    for connector in rt.connectors():
+        calls: Counter[str] = connector.http.calls
+        total = sum(calls.values())
+        detail = ", ".join(f"{k.split(' ')[0]} {v / n:.2f}" for k, v in sorted(
+            Counter({m: sum(c for key, c in calls.items() if key.startswith(m)) for m in ("GET", "POST", "PATCH",
+                                                                                        "PUT")}).items()) if v)
+        print(f"  {connector.system:<11} {total / n:.2f}   ({detail})")
+    running.stop()
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
