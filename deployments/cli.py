@@ -20,7 +20,7 @@ app.command("hours", help="Preview how a CSV of time entries will be paid (regul
 @app.command()
 def demo(
     jobs: Annotated[int, typer.Option(min=1, max=2000, help="How many closed jobs the demo company has.")] = 30,
-    keep_running: Annotated[bool, typer.Option(help="Keep sandboxes and Prefect up and serve the deployments.")] = False,
+    keep_running: Annotated[bool, typer.Option(help="Keep sandboxes and Prefect up; serve the deployments.")] = False,
     home: Annotated[Path, typer.Option(help="Where the SQLite database, sandbox state and Prefect live.")] = Path(
         ".fieldbridge"),
     prefect_port: Annotated[int, typer.Option(help="Port of the local Prefect server (reused if running).")] = 4200,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import sys
 import socket
+import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from decimal import Decimal

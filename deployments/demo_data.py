@@ -73,7 +73,8 @@ class DemoCompany:
 def generate(jobs: int = 30, seed: int = 1042, day: date = DEMO_DAY) -> DemoCompany:
     rng = random.Random(seed)
     techs = [
-        Technician(id=f"T{n:02d}", name=f"{FIRST[n - 1]} {LAST[n - 1]}", email=f"{FIRST[n - 1].lower()}@bayside.example",
+        Technician(id=f"T{n:02d}", name=f"{FIRST[n - 1]} {LAST[n - 1]}",
+                   email=f"{FIRST[n - 1].lower()}@bayside.example",
                    timezone=TZ, hourly_rate=Decimal(rng.choice(["28.00", "32.50", "36.00", "41.25"])),
                    bill_rate=Decimal(rng.choice(["95.00", "110.00", "125.00", "145.00"])),
                    payroll_id=payroll_uuid(f"T{n:02d}"), hr_id=f"EMP-{100 + n}")
@@ -142,7 +143,8 @@ def load(company: DemoCompany, engine: Engine) -> None:
             for row in group:
                 s.merge(row)
         for cust_id, vendor_id in company.accounting_customers.items():
-            exists = s.query(ExternalRef).filter_by(system="quickbooks", entity="customer", canonical_id=cust_id).first()
+            exists = s.query(ExternalRef).filter_by(
+                system="quickbooks", entity="customer", canonical_id=cust_id).first()
             if exists is None:
                 s.add(ExternalRef(system="quickbooks", entity="customer", canonical_id=cust_id, vendor_id=vendor_id))
         s.commit()

@@ -66,8 +66,8 @@ def upsert_hours(job_id: str, rt: Runtime | None = None) -> dict[str, Any]:
                          "start": day.shift_start.isoformat(), "end": day.shift_end.isoformat()},
                 lookup=lambda d=day: payroll.find_timesheet(d),
                 write=lambda existing, d=day: payroll.upsert_timesheet(d, existing),
-                summarize=lambda r, d=day: {
-                    "timesheet_id": r.id, "technician_id": technician_id, "workday": d.workday.isoformat(),
+                summarize=lambda r, d=day, t=technician_id: {
+                    "timesheet_id": r.id, "technician_id": t, "workday": d.workday.isoformat(),
                     "regular": str(d.regular_hours), "overtime": str(d.overtime_hours),
                     "double_time": str(d.double_time_hours), "travel": str(d.travel_hours)},
                 mutable=True,

@@ -139,6 +139,7 @@ def test_quarantine_artifact_is_written(world) -> None:
     with pytest.raises(Exception, match="quarantined"):
         job_closed("J1001")
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["quarantine-j1001"])))
+        key_filter = ArtifactFilter(key=ArtifactFilterKey(any_=["quarantine-j1001"]))
+        artifacts = client.read_artifacts(artifact_filter=key_filter)
     assert artifacts and "part_sku_in_price_book" in artifacts[0].data
     assert "PJ1001" in artifacts[0].data  # the failing row is named

@@ -123,10 +123,9 @@ class HttpClient:
                     )
                 refreshed = True  # a 401 was not processed: replaying it is safe for any method
                 continue
-            if resolution.action is ResponseAction.RATE_LIMITED:
-                # a 429 was not processed either: safe to replay
-                if self.budget is not None:
-                    self.budget.pause(self.policy.delay(attempt, retry_after))
+            if resolution.action is ResponseAction.RATE_LIMITED and self.budget is not None:
+                # a 429 was not processed either: safe to replay; pause every thread sharing the budget
+                self.budget.pause(self.policy.delay(attempt, retry_after))
             retryable = resolution.action is ResponseAction.RATE_LIMITED or (
                 resolution.action is ResponseAction.RETRY and repeatable
             )

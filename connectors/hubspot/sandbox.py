@@ -98,12 +98,15 @@ def create_app(
             )
         return await call_next(request)
 
-    def validate(object_type: str, props: dict[str, Any], creating: bool, own_id: str | None) -> ExactJSONResponse | None:
+    def validate(
+        object_type: str, props: dict[str, Any], creating: bool, own_id: str | None
+    ) -> ExactJSONResponse | None:
         spec = OBJECT_TYPES[object_type]
         unknown = [name for name in props if name not in spec["known"]]
         if unknown:
             errors = [
-                {"message": f'Property "{n}" does not exist', "code": "PROPERTY_DOESNT_EXIST", "context": {"propertyName": [n]}}
+                {"message": f'Property "{n}" does not exist', "code": "PROPERTY_DOESNT_EXIST",
+                 "context": {"propertyName": [n]}}
                 for n in unknown
             ]
             return err(400, f"Property values were not valid: {unknown}", errors=errors)
@@ -198,7 +201,9 @@ def create_app(
         return ExactJSONResponse(public(doc, properties))
 
     @app.patch("/crm/v3/objects/{object_type}/{object_id}")
-    async def update_object(object_type: str, object_id: str, request: Request, idProperty: str | None = None) -> ExactJSONResponse:
+    async def update_object(
+        object_type: str, object_id: str, request: Request, idProperty: str | None = None
+    ) -> ExactJSONResponse:
         doc = find(object_type, object_id, idProperty) if object_type in OBJECT_TYPES else None
         if doc is None:
             return err(404, f"resource not found: no {object_type} with {idProperty or 'id'} {object_id}")
