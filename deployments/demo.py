@@ -124,6 +124,10 @@ def _run(jobs: int, keep_running: bool, settings: FieldbridgeSettings, running: 
     console.print(f"  company data    {len(company.technicians)} technicians, {len(company.customers)} customers, "
                   f"{len(company.jobs)} closed jobs on {demo_data.DEMO_DAY}")
     get_runtime()
+    with console.status("loading the quality suites…"):
+        from tasks.validate import warm_up
+
+        warm_up()  # import Great Expectations once, before the worker threads need it
     outcomes = run_jobs([j.id for j in company.jobs], workers, console)
     tickets = {t["id"]: ("resolved" if t["properties"]["hs_pipeline_stage"] == "4" else "open")
                for t in _state(running.url("hubspot"), "tickets")}

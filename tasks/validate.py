@@ -164,6 +164,11 @@ def _suites() -> _Suites:
         return _build_suites()
 
 
+def warm_up() -> None:
+    """Build the suites now (GX imports take seconds) rather than inside the first job."""
+    _suites()
+
+
 def validate_job(snap: JobSnapshot) -> ValidationReport:
     """Run every expectation for the job; never raises for bad data, only reports it."""
     frames = job_frames(snap)

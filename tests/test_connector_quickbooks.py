@@ -471,3 +471,42 @@ def test_from_settings_applies_the_configured_retry_budget(qbo: QboSandbox, tmp_
     acc = QuickBooksAccounting.from_settings(settings)
     qbo.clients.append(acc)
     assert acc.http.policy.max_attempts == 2
+
+
+# --------------------------------------------------------------------------------------------
+# batch: per-item Faults arrive inside a 200
+# --------------------------------------------------------------------------------------------
+
+
+def test_batch_reports_each_items_fault_from_inside_a_200(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    books = _setup_books(acc)
+    good = mapping.invoice_body(_draft("J-B1"), books.customer_id, books.item_ids)
+    bad = mapping.invoice_body(_draft("J-B2"), "999999", books.item_ids)  # unknown customer
+    results = acc.batch([{"operation": "create", "Invoice": good}, {"operation": "create", "Invoice": bad},
+                         {"Query": "select * from Invoice where DocNumber = 'J-B1'"}], "batch-req-1")
+    assert results[0]["Invoice"]["DocNumber"] == "J-B1"
+    assert isinstance(results[1], DataError) and "Customer 999999" in str(results[1])
+    assert results[2]["QueryResponse"]["Invoice"][0]["DocNumber"] == "J-B1"
+    assert [i["DocNumber"] for i in qbo.state("Invoice")] == ["J-B1"]
+
+
+def test_batch_replay_with_the_same_requestid_writes_nothing_new(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    books = _setup_books(acc)
+    op = {"operation": "create", "Invoice": mapping.invoice_body(_draft("J-R1"), books.customer_id, books.item_ids)}
+    first = acc.batch([op], "same-request")
+    second = acc.batch([op], "same-request")
+    assert first == second and len(qbo.state("Invoice")) == 1
+
+
+def test_find_invoices_looks_many_up_in_batches_of_30(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    books = _setup_books(acc)
+    for n in range(3):
+        acc.create_invoice(_draft(f"J-F{n}"), books.customer_id, books.item_ids, f"quickbooks:invoice:J-F{n}")
+    wanted = [f"J-F{n}" for n in range(3)] + [f"J-MISSING{n}" for n in range(31)]
+    acc.http.calls.clear()
+    found = acc.find_invoices(wanted)
+    assert {d for d, r in found.items() if r is not None} == {"J-F0", "J-F1", "J-F2"}
+    assert sum(acc.http.calls.values()) == 2  # 34 lookups, two batch requests

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import httpx
 from pydantic import SecretStr
 
 from connectors.http import (
+    ConnectorError,
     ErrorResolution,
     FailureType,
     FileTokenStore,
@@ -19,6 +21,7 @@ from connectors.http import (
     RetryPolicy,
     budget_for,
 )
+from connectors.http.errors import error_for
 from connectors.protocols import BillingCustomer, InvoiceDraft, VendorRecord
 from connectors.quickbooks import mapping
 from models.settings import FieldbridgeSettings
@@ -125,6 +128,37 @@ class QuickBooksAccounting:
             idempotent=True,
         )
         return body
+
+    def batch(self, operations: list[dict[str, Any]], request_id: str) -> list[dict[str, Any] | ConnectorError]:
+        """Run up to 30 operations in one request. QuickBooks answers 200 and puts each failed item's
+        Fault inside the body, so every item is classified here: a dict on success, an error otherwise."""
+        items = [{"bId": str(n), **op} for n, op in enumerate(operations)]
+        body = self._post("batch", {"BatchItemRequest": items}, request_id)
+        by_id = {r["bId"]: r for r in body.get("BatchItemResponse", [])}
+        out: list[dict[str, Any] | ConnectorError] = []
+        for item in items:
+            answer = by_id.get(item["bId"], {})
+            if "Fault" in answer:
+                resolution = classify(httpx.Response(400), answer)
+                assert resolution is not None
+                out.append(error_for(self.system, resolution, 400, None))
+            else:
+                out.append({k: v for k, v in answer.items() if k != "bId"})
+        return out
+
+    def find_invoices(self, doc_numbers: list[str]) -> dict[str, VendorRecord | None]:
+        """Look many invoices up in batches of 30 queries (reconciliation uses this)."""
+        found: dict[str, VendorRecord | None] = {}
+        for start in range(0, len(doc_numbers), 30):
+            chunk = doc_numbers[start : start + 30]
+            ops = [{"Query": f"select * from Invoice where DocNumber = '{mapping.escape(d)}'"} for d in chunk]
+            # a fresh requestid per lookup: a replay may reuse the answer, a new lookup must not
+            for doc, result in zip(chunk, self.batch(ops, str(uuid.uuid4())), strict=True):
+                if isinstance(result, ConnectorError):
+                    raise result
+                rows = (result.get("QueryResponse") or {}).get("Invoice", [])
+                found[doc] = mapping.invoice_record(rows[0]) if rows else None
+        return found
 
     def find_invoice(self, doc_number: str) -> VendorRecord | None:
         rows = self.query(f"select * from Invoice where DocNumber = '{mapping.escape(doc_number)}'")

@@ -192,6 +192,39 @@ def create_app(
         store.put(entity, new_id, doc)
         return 200, {entity: doc, "time": _time()}
 
+    @app.post("/v3/company/{realm}/batch")
+    async def batch(realm: str, request: Request, requestid: str | None = None) -> ExactJSONResponse:
+        """Up to 30 operations; each item's Fault comes back INSIDE the 200 (QuickBooks' batch contract)."""
+        replay_key = f"{realm}:batch:{requestid}" if requestid else None
+        if replay_key and (seen := store.get("requestid", replay_key)) is not None:
+            return ExactJSONResponse(seen["body"], status_code=seen["status"])
+        body = await read_json(request)
+        items = body.get("BatchItemRequest") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            return qerr(400, fault("2310", "Invalid Request", "BatchItemRequest is required"))
+        if len(items) > 30:
+            return qerr(400, fault("4001", "Batch size exceeded", f"{len(items)} operations; the maximum is 30"))
+        responses = []
+        for item in items:
+            bid = item.get("bId")
+            if "Query" in item:
+                status, out = run_query(item["Query"])
+                out.pop("time", None)
+            else:
+                entity = next((e for e in ENTITIES.values() if e in item), None)
+                if item.get("operation") not in ("create", "update") or entity is None:
+                    status, out = 400, fault("4000", "Unsupported Operation", f"bId {bid}: unsupported operation")
+                elif entity == "Invoice":
+                    status, out = (update_invoice if item["Invoice"].get("Id") else create_invoice)(item["Invoice"])
+                else:
+                    status, out = create_named(entity, item[entity])
+                out.pop("time", None)
+            responses.append({"bId": bid, **({"Fault": out["Fault"]} if status >= 400 else out)})
+        result = {"BatchItemResponse": responses, "time": _time()}
+        if replay_key:
+            store.put("requestid", replay_key, {"status": 200, "body": result})
+        return ExactJSONResponse(result)
+
     @app.post("/v3/company/{realm}/{entity}")
     async def post_entity(realm: str, entity: str, request: Request, requestid: str | None = None) -> ExactJSONResponse:
         if entity not in ENTITIES:
@@ -228,26 +261,30 @@ def create_app(
     )
     cond_re = re.compile(r"^\s*(\w+)\s*=\s*'((?:[^'\\]|\\.)*)'\s*$")
 
-    @app.get("/v3/company/{realm}/query")
-    async def query(realm: str, query: str) -> ExactJSONResponse:
+    def run_query(query: str) -> tuple[int, dict[str, Any]]:
         match = query_re.match(query)
         entity = match.group(1).capitalize() if match else None
         if not match or entity not in ENTITIES.values():
-            return qerr(400, fault("4000", "Error parsing query", f"QueryParserError: Encountered \"{query}\""))
+            return 400, fault("4000", "Error parsing query", f"QueryParserError: Encountered \"{query}\"")
         conditions = []
-        for part in re.split(r"\s+and\s+", match.group("where") or "", flags=re.I) if match.group("where") else []:
+        for part in re.split(r"\s+and\s+", match.group("where"), flags=re.I) if match.group("where") else []:
             cond = cond_re.match(part)
             if not cond:
-                return qerr(400, fault("4000", "Error parsing query", f"QueryParserError: {part}"))
+                return 400, fault("4000", "Error parsing query", f"QueryParserError: {part}")
             conditions.append((cond.group(1), cond.group(2).replace("\\'", "'")))
         rows = [d for d in store.all(entity) if all(str(d.get(f)) == v for f, v in conditions)]
         start = int(match.group("start") or 1)
         maxres = min(int(match.group("max") or 100), 1000)
         page = rows[start - 1 : start - 1 + maxres]
-        body: dict[str, Any] = {"QueryResponse": {}, "time": _time()}
+        result: dict[str, Any] = {}
         if page:
-            body["QueryResponse"] = {entity: page, "startPosition": start, "maxResults": len(page)}
-        return ExactJSONResponse(body)
+            result = {entity: page, "startPosition": start, "maxResults": len(page)}
+        return 200, {"QueryResponse": result, "time": _time()}
+
+    @app.get("/v3/company/{realm}/query")
+    async def query(realm: str, query: str) -> ExactJSONResponse:
+        status, body = run_query(query)
+        return ExactJSONResponse(body, status_code=status)
 
     return build_sandbox("quickbooks", app, store, faults, error_body, RateWindow(per_minute_limit, 60.0))
 
