@@ -48,6 +48,11 @@ class TimesheetDay:
     double_time_hours: Decimal
     travel_hours: Decimal
 
+    @property
+    def is_empty(self) -> bool:
+        """No paid hours: a sheet sent earlier for this day must be cleared to zero."""
+        return not (self.regular_hours or self.overtime_hours or self.double_time_hours)
+
 
 @dataclass(frozen=True)
 class BillingCustomer:
@@ -115,8 +120,8 @@ class Accounting(Protocol):
 
     def find_customer(self, customer: BillingCustomer) -> VendorRecord | None: ...
 
-    def create_customer(self, customer: BillingCustomer) -> VendorRecord: ...
+    def create_customer(self, customer: BillingCustomer, idempotency_key: str) -> VendorRecord: ...
 
     def find_item(self, code: str) -> VendorRecord | None: ...
 
-    def create_item(self, code: str, name: str, unit_price: Decimal) -> VendorRecord: ...
+    def create_item(self, code: str, name: str, unit_price: Decimal, idempotency_key: str) -> VendorRecord: ...

@@ -77,6 +77,7 @@ def seed(company: DemoCompany, settings: FieldbridgeSettings) -> None:
         by_id = {c.id: c for c in company.customers}
         http.post(f"{settings.quickbooks_base_url}/_sandbox/seed/Customer", json={"id_field": "Id", "docs": [
             {"Id": vendor_id, "DisplayName": by_id[cid].name, "SyncToken": "0", "Active": True,
+             "Notes": f"fieldbridge:{cid}",
              "PrimaryEmailAddr": {"Address": by_id[cid].email}}
             for cid, vendor_id in company.accounting_customers.items()
         ]}).raise_for_status()

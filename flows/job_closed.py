@@ -28,6 +28,15 @@ def summary_markdown(job_id: str, crm: dict, payroll: dict, accounting: dict) ->
     return "\n".join(lines)
 
 
+def failure_markdown(job_id: str, done: dict[str, Any], errors: list[str]) -> str:
+    lines = [f"# Job {job_id}: {len(errors)} of 3 branches failed", "",
+             "Branches that succeeded are recorded in the effect ledger and will not be repeated; "
+             "fix the cause and rerun the flow to finish the rest.", "", "| branch | outcome |", "|---|---|"]
+    lines += [f"| {name} | posted |" for name in done]
+    lines += [f"| {err.split(':', 1)[0]} | **failed**: {err.split(':', 1)[1].strip()} |" for err in errors]
+    return "\n".join(lines)
+
+
 @flow(name="job-closed", flow_run_name="job-closed-{job_id}", log_prints=False)
 def job_closed(job_id: str) -> dict[str, Any]:
     """The DAG for one closed job. Effects are independent branches after the quality gate."""
@@ -48,6 +57,11 @@ def job_closed(job_id: str) -> dict[str, Any]:
         except Exception as exc:  # report every failed branch, not only the first
             errors.append(f"{name}: {exc}")
     if errors:
+        create_markdown_artifact(
+            markdown=failure_markdown(job_id, results, errors),
+            key=artifact_key("job-failed", job_id),
+            description=f"Job {job_id}: what posted and what did not",
+        )
         raise RuntimeError(f"job {job_id}: " + " | ".join(errors))
     create_markdown_artifact(
         markdown=summary_markdown(job_id, results["crm"], results["payroll"], results["accounting"]),

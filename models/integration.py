@@ -62,6 +62,14 @@ class Quarantine(SQLModel, table=True):
     released_at: datetime | None = _utc(nullable=True)
 
 
+class ValidatedJob(SQLModel, table=True):
+    """A job that passed its expectation suite; only such jobs' time reaches payroll."""
+
+    job_id: str = Field(primary_key=True)
+    passed_at: datetime | None = _utc()
+    checks_run: int = 0
+
+
 class InboundEvent(SQLModel, table=True):
     """The inbox: webhook deliveries stored durably before they are acknowledged."""
 

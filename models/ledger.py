@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from connectors.http.errors import ConnectorError, FailureType, TransientError
+from connectors.http.errors import ConnectorError, DataError, FailureType, TransientError
 from connectors.protocols import VendorRecord
 from models.db import get_engine
 from models.integration import Effect, EffectStatus
@@ -34,6 +36,14 @@ from models.integration import Effect, EffectStatus
 
 class EffectBusy(TransientError):
     """Another worker holds this effect's lease; try again shortly."""
+
+
+class LeaseLost(TransientError):
+    """Our lease expired and another worker took the effect over while we were calling the vendor."""
+
+
+class EffectDrift(DataError):
+    """A write-once record (an invoice) exists with different content than we would write now."""
 
 
 def payload_hash(payload: Any) -> str:
@@ -91,13 +101,38 @@ class Ledger:
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
 
-    def _update(self, key: str, owner: str, **values: Any) -> None:
+    def _update(self, key: str, owner: str, **values: Any) -> bool:
+        """Update the row only while we still hold its lease; False if we lost it."""
         with Session(self.engine) as session:
-            session.exec(  # type: ignore[call-overload]
+            result = session.exec(  # type: ignore[call-overload]
                 update(Effect).where(Effect.key == key).where(Effect.lease_owner == owner)
                 .values(updated_at=_now(), **values)
             )
             session.commit()
+            return result.rowcount == 1
+
+    @contextmanager
+    def _renewing(self, key: str, owner: str) -> Iterator[None]:
+        """Extend the lease while a (possibly slow, retrying) vendor call runs, so it never lapses mid-call."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.lease_seconds / 3):
+                self._update(key, owner, lease_expires_at=_now() + timedelta(seconds=self.lease_seconds))
+
+        thread = threading.Thread(target=renew, daemon=True, name=f"lease-{key}")
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+
+    def attempt_key(self, key: str) -> str:
+        """An idempotency key for the current attempt: a vendor replays its first answer to a repeated key,
+        so each ledger attempt gets its own (the lookup before the write covers earlier attempts)."""
+        row = self.get(key)
+        return f"{key}#{row.attempts if row else 0}"
 
     def get(self, key: str) -> Effect | None:
         with Session(self.engine) as session:
@@ -116,7 +151,7 @@ class Ledger:
         job_id: str | None,
         payload: Any,
         lookup: Callable[[], VendorRecord | None],
-        write: Callable[[VendorRecord | None], VendorRecord],
+        write: Callable[[VendorRecord | None], VendorRecord],  # may call attempt_key(key) for its idempotency key
         summarize: Callable[[VendorRecord], dict[str, Any]] = lambda r: {},
         mutable: bool = False,
     ) -> EffectOutcome:
@@ -129,25 +164,35 @@ class Ledger:
             row = self.get(key)
             assert row is not None
             if row.status is EffectStatus.DONE and (not mutable or row.payload_hash == digest):
+                if row.payload_hash != digest:
+                    raise EffectDrift(system, f"{key} was already written (vendor id {row.vendor_id}) with different "
+                                      "content; it is not rewritten automatically: review and correct it at the vendor")
                 return EffectOutcome(key, row.vendor_id, False, json.loads(row.summary or "{}"))
             maybe_written = row.status is not EffectStatus.PENDING or row.attempts > 0
-            existing = lookup() if maybe_written else None
-            if existing is not None and not mutable:
-                record = existing  # the earlier attempt landed; adopt it, write nothing
-                written = False
-            else:
-                self._update(key, owner, status=EffectStatus.IN_FLIGHT, attempts=row.attempts + 1)
-                record = write(existing)
-                written = True
+            with self._renewing(key, owner):
+                existing = lookup() if maybe_written else None
+                if existing is not None and not mutable:
+                    record = existing  # the earlier attempt landed; adopt it, write nothing
+                    written = False
+                else:
+                    self._update(key, owner, status=EffectStatus.IN_FLIGHT, attempts=row.attempts + 1)
+                    record = write(existing)
+                    written = True
             summary = summarize(record)
-            self._update(
+            if not self._update(
                 key, owner, status=EffectStatus.DONE, vendor_id=record.id, payload_hash=digest,
                 summary=json.dumps(summary, default=str), last_error=None,
-            )
+            ):
+                raise LeaseLost(system, f"lost the lease on {key} during the vendor call (vendor id {record.id})")
             return EffectOutcome(key, record.id, written, summary)
+        except EffectDrift:
+            raise
         except ConnectorError as exc:
             status = EffectStatus.IN_FLIGHT if exc.failure_type is FailureType.TRANSIENT else EffectStatus.FAILED
             self._update(key, owner, status=status, last_error=str(exc)[:2000])
+            raise
+        except Exception as exc:  # a bug or bad payload after a possible write: keep it unknown, say why
+            self._update(key, owner, last_error=f"{type(exc).__name__}: {exc}"[:2000])
             raise
         finally:
             self._update(key, owner, lease_owner=None, lease_expires_at=None)

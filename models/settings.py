@@ -55,6 +55,8 @@ class FieldbridgeSettings(BaseSettings):
     gusto_token: SecretStr = SecretStr("gusto-sandbox-token")
     gusto_company_uuid: str = "c0a8f5e2-0000-4000-8000-00000000f1e1"
 
+    credentials_block: str | None = None  # name of a saved FieldbridgeCredentials Prefect block
+
     http_timeout_seconds: float = 20.0
     http_max_attempts: int = 5
 

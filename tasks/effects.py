@@ -6,18 +6,23 @@ Prefect tasks with retries.
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from connectors.http.errors import DataError
 from connectors.protocols import CaseNote, CaseResolution, VendorRecord
 from models.integration import ExternalRef
+from tasks.hours import HoursInputError
 from tasks.invoicing import build_invoice
 from tasks.runtime import Runtime, get_runtime
 from tasks.snapshot import load_job
 from tasks.timesheets import affected_weeks, payroll_settings, week_timesheets
+
+log = logging.getLogger("fieldbridge.effects")
 
 SPECIAL_ITEMS = {"EXPENSE": ("Reimbursable expense", Decimal("0"))}
 
@@ -25,7 +30,7 @@ SPECIAL_ITEMS = {"EXPENSE": ("Reimbursable expense", Decimal("0"))}
 def resolve_case(job_id: str, rt: Runtime | None = None) -> dict[str, Any]:
     """Resolve the CRM case for the job and attach each technician note once."""
     rt = rt or get_runtime()
-    snap = load_job(job_id, rt.engine)
+    snap = load_job(job_id, rt.engine, accounting_system=rt.settings.accounting_system)
     crm = rt.crm
     case = CaseResolution(job_id, snap.job.resolution or snap.job.description, snap.job.closed_at)
     ticket = rt.ledger.run(
@@ -53,14 +58,22 @@ def resolve_case(job_id: str, rt: Runtime | None = None) -> dict[str, Any]:
 def upsert_hours(job_id: str, rt: Runtime | None = None) -> dict[str, Any]:
     """Recompute and upsert every workday of every workweek the job's entries touch."""
     rt = rt or get_runtime()
-    snap = load_job(job_id, rt.engine)
+    snap = load_job(job_id, rt.engine, accounting_system=rt.settings.accounting_system)
     ps = payroll_settings(rt.settings)
     payroll = rt.payroll
     sheets = []
     for technician_id, week_start in sorted(affected_weeks(snap.entries, ps)):
-        for day in week_timesheets(technician_id, week_start, ps, rt.engine):
+        try:
+            days = week_timesheets(technician_id, week_start, ps, rt.engine)
+        except HoursInputError as exc:
+            raise DataError("fieldbridge", f"hours of {technician_id} for the week of {week_start} cannot be "
+                            f"computed: {exc}") from exc
+        for day in days:
+            key = f"{payroll.system}:timesheet:{day.key}"
+            if day.is_empty and rt.ledger.get(key) is None:
+                continue  # no hours and never sent: nothing to clear
             outcome = rt.ledger.run(
-                f"{payroll.system}:timesheet:{day.key}", system=payroll.system, kind="timesheet", job_id=None,
+                key, system=payroll.system, kind="timesheet", job_id=None,
                 payload={"regular": day.regular_hours, "overtime": day.overtime_hours,
                          "double_time": day.double_time_hours, "travel": day.travel_hours,
                          "start": day.shift_start.isoformat(), "end": day.shift_end.isoformat()},
@@ -98,9 +111,10 @@ def _ensure(rt: Runtime, entity: str, canonical_id: str, lookup: Any, create: An
     if known:
         return known
     acc = rt.accounting
+    key = f"{acc.system}:{entity}:{canonical_id}"
     outcome = rt.ledger.run(
-        f"{acc.system}:{entity}:{canonical_id}", system=acc.system, kind=entity, job_id=None,
-        payload={"id": canonical_id}, lookup=lookup, write=lambda _e: create(), summarize=lambda r: {"id": r.id},
+        key, system=acc.system, kind=entity, job_id=None, payload={"id": canonical_id}, lookup=lookup,
+        write=lambda _e: create(rt.ledger.attempt_key(key)), summarize=lambda r: {"id": r.id},
     )
     assert outcome.vendor_id is not None
     _remember_ref(rt, entity, canonical_id, outcome.vendor_id)
@@ -110,20 +124,20 @@ def _ensure(rt: Runtime, entity: str, canonical_id: str, lookup: Any, create: An
 def create_invoice(job_id: str, rt: Runtime | None = None) -> dict[str, Any]:
     """Create the job's invoice once; the customer and items it references are ensured first."""
     rt = rt or get_runtime()
-    snap = load_job(job_id, rt.engine)
+    snap = load_job(job_id, rt.engine, accounting_system=rt.settings.accounting_system)
     st = rt.settings
     acc = rt.accounting
     draft = build_invoice(snap, tax_rate=Decimal(st.tax_rate), currency=st.currency,
                           labour_item=st.quickbooks_labour_item, labour_taxable=st.labour_taxable,
                           timezone=st.company_timezone)
     customer_id = _ensure(rt, "customer", snap.customer.id, lambda: acc.find_customer(draft.customer),
-                          lambda: acc.create_customer(draft.customer))
+                          lambda request_key: acc.create_customer(draft.customer, request_key))
     item_ids: dict[str, str] = {}
     for code in sorted({line.item_code for line in draft.lines}):
         book = snap.price_book.get(code)
         name, price = (book.name, book.unit_price) if book else SPECIAL_ITEMS.get(code, ("Field labour", Decimal(0)))
         item_ids[code] = _ensure(rt, "item", code, lambda c=code: acc.find_item(c),
-                                 lambda c=code, n=name, p=price: acc.create_item(c, n, p))
+                                 lambda request_key, c=code, n=name, p=price: acc.create_item(c, n, p, request_key))
     key = f"{acc.system}:invoice:{job_id}"
 
     def summarize(r: VendorRecord) -> dict[str, Any]:
@@ -134,7 +148,12 @@ def create_invoice(job_id: str, rt: Runtime | None = None) -> dict[str, Any]:
         payload={"lines": [(ln.item_code, ln.quantity, ln.unit_price, ln.amount) for ln in draft.lines],
                  "tax": draft.tax},
         lookup=lambda: acc.find_invoice(draft.doc_number),
-        write=lambda _existing: acc.create_invoice(draft, customer_id, item_ids, key),
+        write=lambda _existing: acc.create_invoice(draft, customer_id, item_ids, rt.ledger.attempt_key(key)),
         summarize=summarize,
     )
-    return {"system": acc.system, **outcome.summary, "expected_total": str(draft.total), "written": outcome.written}
+    result = {"system": acc.system, **outcome.summary, "expected_total": str(draft.total), "written": outcome.written}
+    if Decimal(result["total"]) != draft.total:
+        # e.g. the company has automated sales tax on and QuickBooks recomputed it: finance should know
+        log.warning("invoice %s total %s differs from the computed %s", draft.doc_number, result["total"], draft.total)
+        result["total_mismatch"] = True
+    return result

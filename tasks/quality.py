@@ -11,7 +11,7 @@ from prefect.artifacts import create_markdown_artifact
 from sqlmodel import Session, select
 
 from connectors.http.errors import DataError
-from models.integration import Quarantine
+from models.integration import Quarantine, ValidatedJob
 from tasks.runtime import get_runtime
 from tasks.snapshot import load_job
 from tasks.validate import ValidationReport, validate_job
@@ -44,7 +44,7 @@ def quarantine_markdown(report: ValidationReport) -> str:
 def apply_gate(job_id: str) -> ValidationReport:
     """Validate; on failure write the Quarantine row and raise, on success release any old quarantine."""
     rt = get_runtime()
-    snap = load_job(job_id, rt.engine)
+    snap = load_job(job_id, rt.engine, accounting_system=rt.settings.accounting_system)
     report = validate_job(snap)
     now = datetime.now(UTC)
     with Session(rt.engine) as s:
@@ -54,6 +54,7 @@ def apply_gate(job_id: str) -> ValidationReport:
             for row in open_rows:
                 row.released_at = now
                 s.add(row)
+            s.merge(ValidatedJob(job_id=job_id, passed_at=now, checks_run=report.checks_run))
         else:
             s.add(Quarantine(job_id=job_id, created_at=now,
                              reason="; ".join(f.message for f in report.failures),

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from connectors.credentials import apply_credentials_block
 from connectors.registry import build_connector
 from models.db import create_schema, get_engine
 from models.ledger import Ledger
@@ -36,7 +37,7 @@ def get_runtime() -> Runtime:
     global _runtime
     with _lock:
         if _runtime is None:
-            settings = get_settings()
+            settings = apply_credentials_block(get_settings())
             engine = get_engine()
             create_schema(engine)
             _runtime = Runtime(

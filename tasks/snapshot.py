@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -49,9 +49,12 @@ class JobSnapshot:
     price_book: dict[str, PriceBookItem]
     accounting_customer_ref: str | None
     loaded_at: datetime
+    neighbour_entries: tuple[TimeEntry, ...] = ()  # the same technicians' entries on other jobs, ±1 day
 
 
-def load_job(job_id: str, engine: Engine | None = None, require_closed: bool = True) -> JobSnapshot:
+def load_job(
+    job_id: str, engine: Engine | None = None, require_closed: bool = True, accounting_system: str = "quickbooks"
+) -> JobSnapshot:
     """Read the job and its children; unknown or still-open jobs are data errors (nothing posted)."""
     with Session(engine or get_engine(), expire_on_commit=False) as s:
         job = s.get(Job, job_id)
@@ -66,10 +69,18 @@ def load_job(job_id: str, engine: Engine | None = None, require_closed: bool = T
         tech_ids = {e.technician_id for e in entries} | set(
             s.exec(select(JobTechnician.technician_id).where(JobTechnician.job_id == job_id))
         )
+        neighbours: tuple[TimeEntry, ...] = ()
+        if entries:
+            lo = min(e.start for e in entries) - timedelta(days=1)
+            hi = max(e.end for e in entries) + timedelta(days=1)
+            neighbours = tuple(s.exec(select(TimeEntry).where(
+                TimeEntry.technician_id.in_({e.technician_id for e in entries}),  # type: ignore[attr-defined]
+                TimeEntry.job_id != job_id, TimeEntry.end > lo, TimeEntry.start < hi,  # type: ignore[arg-type]
+            )))
         technicians = {t.id: t for t in s.exec(select(Technician).where(Technician.id.in_(tech_ids)))}  # type: ignore[attr-defined]
         ref = s.exec(
             select(ExternalRef.vendor_id).where(
-                ExternalRef.system == "quickbooks", ExternalRef.entity == "customer",
+                ExternalRef.system == accounting_system, ExternalRef.entity == "customer",
                 ExternalRef.canonical_id == customer.id,
             )
         ).first()
@@ -85,4 +96,5 @@ def load_job(job_id: str, engine: Engine | None = None, require_closed: bool = T
             price_book={p.sku: p for p in s.exec(select(PriceBookItem))},
             accounting_customer_ref=ref,
             loaded_at=datetime.now(UTC),
+            neighbour_entries=neighbours,
         )

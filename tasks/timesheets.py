@@ -19,6 +19,7 @@ from connectors.http.errors import DataError
 from connectors.protocols import TimesheetDay
 from models.canonical import Technician, TimeEntry
 from models.db import get_engine
+from models.integration import Quarantine, ValidatedJob
 from models.settings import FieldbridgeSettings
 from tasks.hours import PayrollSettings, WorkInterval, compute_hours, parse_clock_time, parse_weekday
 
@@ -35,10 +36,11 @@ def payroll_settings(settings: FieldbridgeSettings) -> PayrollSettings:
 
 
 def workday_of(instant: datetime, ps: PayrollSettings) -> date:
-    """The local date on which the workday containing `instant` starts."""
-    local = pendulum.instance(instant).in_timezone(ps.timezone)
-    shifted = local.subtract(hours=ps.workday_start.hour, minutes=ps.workday_start.minute)
-    return shifted.date()
+    """The local date on which the workday containing `instant` starts (same rule as the hours engine:
+    compare with that date's local workday start, so DST days resolve correctly)."""
+    day = pendulum.instance(instant).in_timezone(ps.timezone).date()
+    start, _ = workday_window(day, ps)
+    return day if instant >= start else day - timedelta(days=1)
 
 
 def workday_window(day: date, ps: PayrollSettings) -> tuple[datetime, datetime]:
@@ -75,23 +77,25 @@ def week_timesheets(
             raise DataError("fieldbridge", f"technician {technician_id} does not exist")
         if not tech.payroll_id:
             raise DataError("fieldbridge", f"technician {technician_id} ({tech.name}) has no payroll employee id")
+        quarantined = select(Quarantine.job_id).where(Quarantine.released_at.is_(None))  # type: ignore[union-attr]
         entries = list(s.exec(
-            select(TimeEntry).where(
+            # only work of jobs that passed the quality gate and are not quarantined reaches payroll (§3.5)
+            select(TimeEntry).join(ValidatedJob, ValidatedJob.job_id == TimeEntry.job_id).where(  # type: ignore[arg-type]
                 TimeEntry.technician_id == technician_id,
                 TimeEntry.end > window_start,  # type: ignore[arg-type]
                 TimeEntry.start < window_end,  # type: ignore[arg-type]
+                TimeEntry.job_id.not_in(quarantined),  # type: ignore[attr-defined]
             )
         ))
     intervals = [WorkInterval(e.technician_id, e.start, e.end, str(e.kind), e.commute) for e in entries]
     result = compute_hours(intervals, ps, {technician_id: tech.hourly_rate}).get(technician_id)
-    if result is None:
-        return []
     days = []
-    for wd in result.workdays:
+    for wd in result.workdays if result else []:
         if not week_start <= wd.date <= week_start + timedelta(days=6):
             continue
         day_start, day_end = workday_window(wd.date, ps)
-        touching = [e for e in entries if e.end > day_start and e.start < day_end and str(e.kind) != "break"]
+        in_day = [e for e in entries if e.end > day_start and e.start < day_end]
+        touching = [e for e in in_day if str(e.kind) != "break"] or in_day
         shift_start = max(min(e.start for e in touching), day_start)
         shift_end = min(max(e.end for e in touching), day_end)
         days.append(TimesheetDay(
@@ -106,4 +110,17 @@ def week_timesheets(
             double_time_hours=wd.double_time,
             travel_hours=(Decimal(wd.travel_seconds) / Decimal(3600)).quantize(Decimal("0.01")),
         ))
-    return days
+    paid = {d.workday for d in days}
+    for offset in range(7):  # days without paid time: zero, so a sheet sent earlier is cleared
+        day = week_start + timedelta(days=offset)
+        if day in paid:
+            continue
+        day_start, _ = workday_window(day, ps)
+        zero = Decimal("0.00")
+        days.append(TimesheetDay(
+            key=f"{technician_id}:{day.isoformat()}", employee_id=tech.payroll_id, workday=day, timezone=ps.timezone,
+            shift_start=pendulum.instance(day_start).in_timezone(ps.timezone),
+            shift_end=pendulum.instance(day_start).in_timezone(ps.timezone),
+            regular_hours=zero, overtime_hours=zero, double_time_hours=zero, travel_hours=zero,
+        ))
+    return sorted(days, key=lambda d: d.workday)

@@ -24,12 +24,14 @@ EXPLAIN = {
     "work_entry_present": "the job has no work time entry: log the technician's work time",
     "end_after_start": "a time entry ends before (or when) it starts",
     "entry_at_most_16h": f"a time entry is longer than {MAX_ENTRY_HOURS} hours",
-    "no_overlap": "a technician has overlapping time entries",
+    "no_overlap": "a technician has overlapping time entries (on this job or against another job)",
     "closed_after_last_entry": "the job was closed before its last time entry ended",
     "part_quantity_positive": "a part line has a quantity of zero or less",
     "part_price_not_negative": "a part line has a negative price",
     "part_sku_in_price_book": "a part line uses a SKU that is not in the price book",
     "customer_billable": "the customer has no accounting record and lacks billing data (name, email, address)",
+    "expense_not_negative": "an expense has a negative amount",
+    "technician_in_payroll": "a technician on the job has no payroll employee id",
 }
 
 
@@ -66,13 +68,17 @@ def job_frames(snap: JobSnapshot) -> dict[str, pd.DataFrame]:
     ]
     entries = pd.DataFrame(rows, columns=["row_id", "technician_id", "kind", "start", "end", "hours", "closed_at"])
     entries["overlaps_previous"] = False
+    others = [(e.technician_id, e.start, e.end) for e in snap.neighbour_entries]
     for _, group in entries.sort_values("start").groupby("technician_id"):
         latest_end = None
         for idx, row in group.iterrows():
             if latest_end is not None and row["start"] < latest_end:
                 entries.loc[idx, "overlaps_previous"] = True
             latest_end = row["end"] if latest_end is None else max(latest_end, row["end"])
+            if any(t == row["technician_id"] and s < row["end"] and row["start"] < e for t, s, e in others):
+                entries.loc[idx, "overlaps_previous"] = True
     work = entries[entries["kind"] == EntryKind.WORK.value]
+    # floats below only feed sign and range checks; no money is computed from them
     parts = pd.DataFrame(
         [{"row_id": p.id, "sku": p.sku, "quantity": float(p.quantity), "unit_price": float(p.unit_price)}
          for p in snap.parts],
@@ -80,7 +86,14 @@ def job_frames(snap: JobSnapshot) -> dict[str, pd.DataFrame]:
     )
     billable = snap.accounting_customer_ref is not None or snap.customer.has_billing_data()
     customer = pd.DataFrame([{"row_id": snap.customer.id, "billable": billable}])
-    return {"entries": entries, "work": work, "parts": parts, "customer": customer}
+    expenses = pd.DataFrame([{"row_id": x.id, "amount": float(x.amount)} for x in snap.expenses],
+                            columns=["row_id", "amount"])
+    technicians = pd.DataFrame(
+        [{"row_id": t.id, "in_payroll": bool(t.payroll_id)} for t in snap.technicians.values()],
+        columns=["row_id", "in_payroll"],
+    )
+    return {"entries": entries, "work": work, "parts": parts, "customer": customer, "expenses": expenses,
+            "technicians": technicians}
 
 
 class _Suites:
@@ -116,6 +129,9 @@ class _Suites:
                     column="sku", value_set={"$PARAMETER": "price_book_skus"})),
             ],
             "customer": [("customer_billable", gxe.ExpectColumnValuesToBeInSet(column="billable", value_set=[True]))],
+            "expenses": [("expense_not_negative", gxe.ExpectColumnValuesToBeBetween(column="amount", min_value=0))],
+            "technicians": [("technician_in_payroll", gxe.ExpectColumnValuesToBeInSet(
+                column="in_payroll", value_set=[True]))],
         }
         self.tables: dict[str, tuple[Any, Any, dict[str, str]]] = {}
         for table, expectations in spec.items():

@@ -372,3 +372,13 @@ def test_from_settings_applies_the_configured_retry_budget(hubspot: HubSpotSandb
     crm = HubSpotCRM.from_settings(settings)
     hubspot.clients.append(crm)
     assert crm.http.policy.max_attempts == 2
+
+
+def test_job_ids_with_url_characters_address_their_own_ticket(hubspot) -> None:
+    crm = hubspot.client()
+    mine = crm.open_case("WO#1042", "Odd id", "")
+    other = crm.open_case("WO", "Another job", "")
+    resolved = crm.resolve_case(CaseResolution("WO#1042", "fixed", datetime(2026, 3, 2, 18, 0, tzinfo=UTC)))
+    assert resolved.id == mine.id != other.id
+    stages = {t["id"]: t["properties"]["hs_pipeline_stage"] for t in hubspot.state("tickets")}
+    assert stages == {mine.id: "4", other.id: "1"}

@@ -156,9 +156,9 @@ class Books:
 
 
 def _setup_books(acc: QuickBooksAccounting) -> Books:
-    customer = acc.create_customer(CUSTOMER)
-    labour = acc.create_item("LABOUR", "Field labour", Decimal("95.00"))
-    pump = acc.create_item("PUMP-200", "Drain pump", Decimal("19.99"))
+    customer = acc.create_customer(CUSTOMER, "quickbooks:customer:C042#1")
+    labour = acc.create_item("LABOUR", "Field labour", Decimal("95.00"), "quickbooks:item:LABOUR#1")
+    pump = acc.create_item("PUMP-200", "Drain pump", Decimal("19.99"), "quickbooks:item:PUMP-200#1")
     return Books(customer.id, {"LABOUR": labour.id, "PUMP-200": pump.id})
 
 
@@ -510,3 +510,14 @@ def test_find_invoices_looks_many_up_in_batches_of_30(qbo: QboSandbox) -> None:
     found = acc.find_invoices(wanted)
     assert {d for d, r in found.items() if r is not None} == {"J-F0", "J-F1", "J-F2"}
     assert sum(acc.http.calls.values()) == 2  # 34 lookups, two batch requests
+
+
+def test_a_namesake_customer_is_never_adopted(qbo: QboSandbox) -> None:
+    acc = qbo.client()
+    acc.create_customer(CUSTOMER, "quickbooks:customer:C042#1")
+    namesake = BillingCustomer("C777", CUSTOMER.display_name, "other@x.example", None, None, None, None)
+    assert acc.find_customer(CUSTOMER) is not None
+    with pytest.raises(DataError, match="not linked to C777"):
+        acc.find_customer(namesake)
+    with pytest.raises(DataError, match=r"already has a customer named .* that is not C777"):
+        acc.create_customer(namesake, "quickbooks:customer:C777#1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -134,3 +135,63 @@ def test_late_closure_updates_the_day_instead_of_appending(world) -> None:
     after = {e["pay_classification"]: Decimal(e["hours_worked"]) for e in sheets[0]["entries"]}
     assert sum(after.values()) == sum(before.values()) + 4
     assert after != before
+
+
+def test_a_slow_vendor_call_keeps_its_lease(world) -> None:
+    """The lease is renewed during the call: a second worker never takes over a call still in progress."""
+    from connectors.protocols import VendorRecord
+    from models.ledger import EffectBusy, Ledger
+
+    ledger = Ledger(world.runtime.engine, lease_seconds=0.6, wait_seconds=1.5)
+    started = threading.Event()
+    writes = []
+
+    def slow_write(_existing):
+        writes.append(1)
+        started.set()
+        time.sleep(2.5)  # four times the lease
+        return VendorRecord(id="slow-1")
+
+    t = threading.Thread(target=lambda: ledger.run("test:slow", system="test", kind="k", job_id=None, payload=1,
+                                                   lookup=lambda: None, write=slow_write))
+    t.start()
+    started.wait(5)
+    with pytest.raises(EffectBusy):
+        ledger.run("test:slow", system="test", kind="k", job_id=None, payload=1, lookup=lambda: None,
+                   write=lambda _e: writes.append(2) or VendorRecord(id="slow-2"))
+    t.join()
+    assert writes == [1] and ledger.get("test:slow").vendor_id == "slow-1"
+
+
+def test_changed_lines_after_the_invoice_exists_are_flagged_not_ignored(world) -> None:
+    job_closed("J1001")
+    with Session(world.runtime.engine) as s:
+        from models.canonical import Expense
+
+        s.add(Expense(id="X-late", job_id="J1001", description="Late parking receipt", amount=Decimal("9.00")))
+        s.commit()
+    with pytest.raises(Exception, match=r"already written .* with different content"):
+        effects.create_invoice("J1001")
+    assert len(world.state("quickbooks", "Invoice")) == 1
+
+
+def test_a_vendor_rejection_fixed_by_the_user_is_released_by_a_rerun(world) -> None:
+    """Each ledger attempt uses its own requestid: QuickBooks replays the first answer to a repeated one,
+    so reusing it would return the old rejection forever."""
+    from sqlmodel import select
+
+    from connectors.http.errors import DataError
+    from models.integration import ExternalRef
+
+    with Session(world.runtime.engine) as s:  # the id map points at an item QuickBooks does not have
+        s.add(ExternalRef(system="quickbooks", entity="item", canonical_id="LABOUR", vendor_id="99999"))
+        s.commit()
+    with pytest.raises(DataError, match="Item 99999"):
+        effects.create_invoice("J1001")
+    assert world.runtime.ledger.get("quickbooks:invoice:J1001").status is EffectStatus.FAILED
+    with Session(world.runtime.engine) as s:  # the user fixes the id map
+        s.delete(s.exec(select(ExternalRef).where(ExternalRef.vendor_id == "99999")).one())
+        s.commit()
+    result = effects.create_invoice("J1001")
+    assert result["written"] is True
+    assert [i["DocNumber"] for i in world.state("quickbooks", "Invoice")] == ["J1001"]

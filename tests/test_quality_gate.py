@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from flows.job_closed import job_closed
-from models.canonical import Customer, EntryKind, Job, PartUsage, TimeEntry
+from models.canonical import Customer, EntryKind, Expense, Job, PartUsage, Technician, TimeEntry
 from models.integration import ExternalRef, Quarantine
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -74,6 +74,21 @@ def customer_without_billing_data(s: Session, job_id: str) -> None:
     s.get(Customer, job.customer_id).bill_line1 = None
 
 
+def negative_expense(s: Session, job_id: str) -> None:
+    s.add(Expense(id=f"X{job_id}-neg", job_id=job_id, description="Refund?", amount=Decimal("-500.00")))
+
+
+def technician_without_payroll_id(s: Session, job_id: str) -> None:
+    s.get(Technician, _work(s, job_id).technician_id).payroll_id = None
+
+
+def overlap_with_another_job(s: Session, job_id: str) -> None:
+    e = _work(s, job_id)
+    other = s.exec(select(Job).where(Job.id != job_id)).first()
+    s.add(TimeEntry(id=f"E{other.id}-clash", job_id=other.id, technician_id=e.technician_id, kind=EntryKind.WORK,
+                    start=e.start + timedelta(minutes=5), end=e.start + timedelta(minutes=50)))
+
+
 CASES: list[tuple[str, Callable[[Session, str], None]]] = [
     ("work_entry_present", no_work),
     ("end_after_start", end_before_start),
@@ -84,6 +99,9 @@ CASES: list[tuple[str, Callable[[Session, str], None]]] = [
     ("part_price_not_negative", negative_price),
     ("part_sku_in_price_book", unknown_sku),
     ("customer_billable", customer_without_billing_data),
+    ("expense_not_negative", negative_expense),
+    ("technician_in_payroll", technician_without_payroll_id),
+    ("no_overlap", overlap_with_another_job),
 ]
 
 
@@ -95,7 +113,7 @@ def _nothing_posted(world, job_id: str) -> None:
     assert ticket["properties"]["hs_pipeline_stage"] == "1"
 
 
-@pytest.mark.parametrize(("check", "corrupt"), CASES, ids=[c for c, _ in CASES])
+@pytest.mark.parametrize(("check", "corrupt"), CASES, ids=[f.__name__ for _, f in CASES])
 def test_failed_expectation_quarantines_and_posts_nothing(world, check: str, corrupt) -> None:
     job_id = "J1002"
     with Session(world.runtime.engine) as s:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -83,7 +84,10 @@ class GustoPayroll:
 
     def find_timesheet(self, day: TimesheetDay) -> VendorRecord | None:
         """Our sheet for that technician and workday, found by the key we wrote into its metadata."""
-        for doc in self.list_time_sheets(day.employee_id, day.workday.isoformat(), day.workday.isoformat()):
+        # Gusto filters by the local date the shift starts; our workday may start at 04:00 or cross DST,
+        # so search a day either side and match on our key.
+        before, after = (day.workday - timedelta(days=1)).isoformat(), (day.workday + timedelta(days=1)).isoformat()
+        for doc in self.list_time_sheets(day.employee_id, before, after):
             if doc.get("metadata", {}).get(mapping.KEY_FIELD) == day.key:
                 return mapping.record(doc)
         return None
@@ -105,8 +109,8 @@ class GustoPayroll:
             )
         except ConflictError:
             # Our own lost answer (the replayed PUT finds a new version) ends here with the same hours.
-            # Different hours mean someone edited the sheet in Gusto: we do not overwrite a human's
-            # correction silently; the effect fails as a data error and shows up for review.
+            # Different hours mean the sheet changed between our read and our write: fail as a conflict
+            # (a data error, not retried blindly) so the next run recomputes from fresh state.
             fresh = self.find_timesheet(day)
             if fresh is not None and mapping.same_hours(fresh.raw, day):
                 return fresh

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
@@ -76,7 +77,7 @@ class HubSpotCRM:
         try:
             _, body = self.http.request(
                 "PATCH",
-                f"/crm/v3/objects/tickets/{case.job_id}",
+                f"/crm/v3/objects/tickets/{quote(case.job_id, safe='')}",
                 params={"idProperty": mapping.JOB_ID_PROPERTY},
                 json=mapping.resolution_properties(case, self.closed_stage),
                 idempotent=True,
@@ -126,7 +127,7 @@ class HubSpotCRM:
     def _get(self, object_type: str, value: str, id_property: str) -> VendorRecord | None:
         try:
             _, body = self.http.request(
-                "GET", f"/crm/v3/objects/{object_type}/{value}", params={"idProperty": id_property}
+                "GET", f"/crm/v3/objects/{object_type}/{quote(value, safe='')}", params={"idProperty": id_property}
             )
         except DataError as exc:
             if exc.status == 404:

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from connectors.http import (
     ConnectorError,
+    DataError,
     ErrorResolution,
     FailureType,
     FileTokenStore,
@@ -178,21 +179,34 @@ class QuickBooksAccounting:
         return mapping.invoice_record(body["Invoice"])
 
     def find_customer(self, customer: BillingCustomer) -> VendorRecord | None:
+        """Our customer record, recognised by the link marker we write into its Notes — never by name alone:
+        adopting a namesake would bill the wrong customer."""
         rows = self.query(f"select * from Customer where DisplayName = '{mapping.escape(customer.display_name)}'")
-        return mapping.entity_record(rows[0]) if rows else None
+        ours = [r for r in rows if mapping.is_linked(r, customer)]
+        if ours:
+            return mapping.entity_record(ours[0])
+        if rows:
+            raise DataError(self.system, f"a QuickBooks customer named {customer.display_name!r} (Id {rows[0]['Id']}) "
+                            f"exists but is not linked to {customer.canonical_id}: link it in the id map or rename one")
+        return None
 
-    def create_customer(self, customer: BillingCustomer) -> VendorRecord:
-        body = self._post("customer", mapping.customer_body(customer),
-                          mapping.request_id(f"quickbooks:customer:{customer.canonical_id}"))
+    def create_customer(self, customer: BillingCustomer, idempotency_key: str) -> VendorRecord:
+        try:
+            body = self._post("customer", mapping.customer_body(customer), mapping.request_id(idempotency_key))
+        except DataError as exc:
+            if exc.vendor_code == "6240":
+                raise DataError(self.system, f"QuickBooks already has a customer named {customer.display_name!r} "
+                                f"that is not {customer.canonical_id}: link it in the id map or rename one",
+                                status=exc.status, vendor_code="6240") from exc
+            raise
         return mapping.entity_record(body["Customer"])
 
     def find_item(self, code: str) -> VendorRecord | None:
         rows = self.query(f"select * from Item where Name = '{mapping.escape(code)}'")
         return mapping.entity_record(rows[0]) if rows else None
 
-    def create_item(self, code: str, name: str, unit_price: Decimal) -> VendorRecord:
-        body = self._post("item", mapping.item_body(code, name, unit_price),
-                          mapping.request_id(f"quickbooks:item:{code}"))
+    def create_item(self, code: str, name: str, unit_price: Decimal, idempotency_key: str) -> VendorRecord:
+        body = self._post("item", mapping.item_body(code, name, unit_price), mapping.request_id(idempotency_key))
         return mapping.entity_record(body["Item"])
 
     def close(self) -> None:

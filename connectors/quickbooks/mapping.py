@@ -46,8 +46,19 @@ def invoice_body(draft: InvoiceDraft, customer_id: str, item_ids: dict[str, str]
     }
 
 
+LINK_PREFIX = "fieldbridge:"
+
+
+def link_marker(customer: BillingCustomer) -> str:
+    return f"{LINK_PREFIX}{customer.canonical_id}"
+
+
+def is_linked(doc: dict[str, Any], customer: BillingCustomer) -> bool:
+    return link_marker(customer) in (doc.get("Notes") or "").split()
+
+
 def customer_body(customer: BillingCustomer) -> dict[str, Any]:
-    body: dict[str, Any] = {"DisplayName": customer.display_name}
+    body: dict[str, Any] = {"DisplayName": customer.display_name, "Notes": link_marker(customer)}
     if customer.email:
         body["PrimaryEmailAddr"] = {"Address": customer.email}
     if customer.line1:

@@ -8,7 +8,7 @@ import base64
 import re
 import secrets
 import time
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -135,7 +135,8 @@ def create_app(
             amount, qty, price = line.get("Amount"), detail.get("Qty"), detail.get("UnitPrice")
             if not isinstance(amount, Decimal) or amount < 0:
                 return fault("2050", "Invalid amount", f"Line {n}: Amount must be a non-negative number")
-            if qty is not None and price is not None and (Decimal(qty) * Decimal(price)).quantize(CENTS) != amount:
+            expected = (Decimal(qty) * Decimal(price)).quantize(CENTS, ROUND_HALF_UP) if qty is not None else None
+            if expected is not None and price is not None and expected != amount:
                 return fault("6070", "Amount is not equal to UnitPrice * Qty",
                              f"Line {n}: Amount {amount} is not equal to UnitPrice {price} * Qty {qty}")
         doc = body.get("DocNumber")

@@ -1,0 +1,102 @@
+"""Payroll is state: sheets follow the entries wherever they move, and only validated work is paid."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session, select
+
+from flows.job_closed import job_closed
+from models.canonical import EntryKind, Job, JobStatus, TimeEntry
+from tasks.hours import PayrollSettings
+from tasks.timesheets import workday_of
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _hours(sheet: dict) -> Decimal:
+    return sum((Decimal(e["hours_worked"]) for e in sheet["entries"]), Decimal(0))
+
+
+def test_moving_an_entry_to_another_day_clears_the_old_day(world) -> None:
+    job_closed("J1001")
+    [before] = world.state("gusto", "time_sheets")
+    assert before["metadata"]["workday"] == "2026-11-24" and _hours(before) > 0
+    with Session(world.runtime.engine) as s:  # the dispatcher corrects the date: it was the 25th
+        for e in s.exec(select(TimeEntry).where(TimeEntry.job_id == "J1001")):
+            e.start, e.end = e.start + timedelta(days=1), e.end + timedelta(days=1)
+            s.add(e)
+        s.commit()
+    with Session(world.runtime.engine) as s:
+        job = s.get(Job, "J1001")
+        job.closed_at = job.closed_at + timedelta(days=1)
+        s.add(job)
+        s.commit()
+    job_closed("J1001")
+    sheets = {s["metadata"]["workday"]: s for s in world.state("gusto", "time_sheets")}
+    assert set(sheets) == {"2026-11-24", "2026-11-25"}
+    assert _hours(sheets["2026-11-24"]) == 0  # cleared, not left paying hours nobody worked
+    assert _hours(sheets["2026-11-25"]) == _hours(before)
+
+
+def test_lookup_finds_the_sheet_when_the_workday_starts_at_four(world, monkeypatch) -> None:
+    monkeypatch.setenv("FIELDBRIDGE_WORKDAY_START", "04:00")
+    from tasks.runtime import get_runtime, reset_runtime
+
+    reset_runtime()
+    rt = get_runtime()
+    with Session(rt.engine) as s:  # a night call-out 01:00–03:30 local belongs to the previous workday
+        for e in s.exec(select(TimeEntry).where(TimeEntry.job_id == "J1002")):
+            s.delete(e)
+        start = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # 01:00 PST on the 25th
+        s.add(TimeEntry(id="E-night", job_id="J1002", technician_id="T02", kind=EntryKind.WORK, start=start,
+                        end=start + timedelta(hours=2, minutes=30)))
+        s.get(Job, "J1002").closed_at = start + timedelta(hours=3)
+        s.commit()
+    world.faults("gusto", drop_first_write=True)  # the create's answer is lost: the lookup must find it
+    job_closed("J1002")
+    sheets = world.state("gusto", "time_sheets")
+    assert len(sheets) == 1 and sheets[0]["metadata"]["workday"] == "2026-11-24"
+    assert _hours(sheets[0]) == Decimal("2.5")
+
+
+def test_quarantined_work_is_not_paid_through_another_job(world) -> None:
+    with Session(world.runtime.engine) as s:  # a second job for T01 later that day
+        first = s.get(Job, "J1001")
+        start = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 16:00 local
+        s.add(Job(id="J3001", customer_id=first.customer_id, site_id=first.site_id, status=JobStatus.CLOSED,
+                  description="Second visit", resolution="ok", closed_at=start + timedelta(hours=3)))
+        s.flush()
+        s.add(TimeEntry(id="E-second", job_id="J3001", technician_id="T01", kind=EntryKind.WORK, start=start,
+                        end=start + timedelta(hours=2)))
+        s.commit()
+    world.runtime.crm.open_case("J3001", "Second visit", "")
+    job_closed("J1001")
+    job_closed("J3001")
+    [sheet] = world.state("gusto", "time_sheets")
+    with_both = _hours(sheet)
+    with Session(world.runtime.engine) as s:  # J3001 is edited into nonsense and fails its gate
+        s.get(TimeEntry, "E-second").end = start + timedelta(hours=17)
+        s.get(Job, "J3001").closed_at = start + timedelta(hours=18)
+        s.commit()
+    with pytest.raises(Exception, match="quarantined"):
+        job_closed("J3001")
+    job_closed("J1001")
+    [sheet] = world.state("gusto", "time_sheets")
+    assert _hours(sheet) == with_both - 2  # the quarantined job's time is held back, not paid
+
+
+@pytest.mark.parametrize(("local", "workday"), [
+    ((2026, 3, 8, 4, 30), date(2026, 3, 8)),  # spring forward: 04:30 PDT is after the 04:00 start
+    ((2026, 3, 8, 3, 30), date(2026, 3, 7)),
+    ((2026, 11, 1, 3, 30), date(2026, 10, 31)),  # fall back: 03:30 PST is before the 04:00 start
+    ((2026, 11, 1, 4, 0), date(2026, 11, 1)),
+])
+def test_workday_of_on_dst_days(local, workday) -> None:
+    import pendulum
+
+    ps = PayrollSettings(timezone="America/Los_Angeles", workday_start=time(4, 0))
+    instant = pendulum.datetime(*local, tz="America/Los_Angeles")
+    assert workday_of(instant, ps) == workday
