@@ -34,9 +34,9 @@ def main() -> int:
                        "PREFECT_LOGGING_LEVEL": "ERROR", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
 
     from connectors.emulator import FaultConfig
-    from deployments import demo_data, sandboxes
+    from deployments import sandboxes
+    from deployments.demo import prepare_company
     from flows.job_closed import job_closed
-    from models.db import create_schema, get_engine
     from models.settings import FieldbridgeSettings
     from tasks.runtime import get_runtime, reset_runtime
 
@@ -44,12 +44,7 @@ def main() -> int:
     running = sandboxes.start_all(FieldbridgeSettings(), faults=faults)
     os.environ.update(running.env())
     reset_runtime()
-    settings = FieldbridgeSettings()
-    engine = get_engine(settings.resolved_database_url())
-    create_schema(engine)
-    company = demo_data.generate(jobs=args.jobs)
-    demo_data.load(company, engine)
-    sandboxes.seed(company, settings)
+    company = prepare_company(FieldbridgeSettings(), args.jobs)
     rt = get_runtime()
     for connector in rt.connectors():
         connector.http.calls.clear()

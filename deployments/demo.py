@@ -75,6 +75,18 @@ def results_table(outcomes: list[JobOutcome], tickets: dict[str, str]) -> Table:
     return table
 
 
+def prepare_company(settings: FieldbridgeSettings, jobs: int) -> demo_data.DemoCompany:
+    """Create the schema, load the demo company into the FSM tables and seed the vendors' side."""
+    from models.db import create_schema, get_engine
+
+    engine = get_engine(settings.resolved_database_url())
+    create_schema(engine)
+    company = demo_data.generate(jobs=jobs)
+    demo_data.load(company, engine)
+    sandboxes.seed(company, settings)
+    return company
+
+
 def run_demo(jobs: int, keep_running: bool, home: Path, prefect_port: int, workers: int = 4,
              use_server: bool = True, console: Console | None = None) -> int:
     console = console or Console(width=None if sys.stdout.isatty() else 120)
@@ -105,17 +117,12 @@ def run_demo(jobs: int, keep_running: bool, home: Path, prefect_port: int, worke
 
 def _run(jobs: int, keep_running: bool, settings: FieldbridgeSettings, running: sandboxes.RunningSandboxes,
          server: prefect_server.LocalPrefectServer | None, workers: int, console: Console) -> int:
-    from models.db import create_schema, get_engine
     from tasks.runtime import get_runtime, reset_runtime
     from tasks.timesheets import payroll_settings
 
     reset_runtime()
     settings = FieldbridgeSettings()
-    engine = get_engine(settings.resolved_database_url())
-    create_schema(engine)
-    company = demo_data.generate(jobs=jobs)
-    demo_data.load(company, engine)
-    sandboxes.seed(company, settings)
+    company = prepare_company(settings, jobs)
     ps = payroll_settings(settings)
     console.print(
         f"  payroll rules   {ps.jurisdiction}, time zone {ps.timezone}, workday starts {ps.workday_start:%H:%M}, "

@@ -50,8 +50,8 @@ class World:
 
 def make_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int = 3,
                database_url: str | None = None) -> World:
-    from deployments import demo_data, sandboxes
-    from models.db import create_schema, get_engine
+    from deployments import sandboxes
+    from deployments.demo import prepare_company
     from models.settings import FieldbridgeSettings
     from tasks.runtime import get_runtime, reset_runtime
 
@@ -62,11 +62,7 @@ def make_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int = 3,
         monkeypatch.setenv(key, value)
     reset_runtime()
     settings = FieldbridgeSettings()
-    engine = get_engine(settings.resolved_database_url())
-    create_schema(engine)
-    company = demo_data.generate(jobs=jobs)
-    demo_data.load(company, engine)
-    sandboxes.seed(company, settings)
+    company = prepare_company(settings, jobs)
     return World(tmp_path / "home", settings, running, company, get_runtime())
 
 

@@ -12,32 +12,27 @@ from connectors.gusto import mapping
 from connectors.http import (
     BearerToken,
     ConflictError,
-    ErrorResolution,
-    FailureType,
     HttpClient,
     PageNumberPaginator,
-    ResponseAction,
     RetryPolicy,
     budget_for,
 )
+from connectors.http.classify import error_body_classifier
 from connectors.protocols import TimesheetDay, VendorRecord
 from models.settings import FieldbridgeSettings
 
 API_VERSION = "2026-02-01"
 
 
-def classify(response: httpx.Response, body: Any) -> ErrorResolution | None:
-    if response.status_code < 400 or not isinstance(body, dict) or not body.get("errors"):
+def _describe(body: dict[str, Any]) -> tuple[str, str | None] | None:
+    """Gusto errors: `{"errors": [{error_key, category, message}]}`."""
+    if not body.get("errors"):
         return None
     first = body["errors"][0]
-    message = f"{first.get('error_key')}: {first.get('message')}"
-    if response.status_code == 429:
-        return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT, message)
-    if response.status_code == 409:
-        return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message, "CONFLICT")
-    if response.status_code in (400, 404, 422):
-        return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message, first.get("category"))
-    return None
+    return f"{first.get('error_key')}: {first.get('message')}", first.get("category")
+
+
+classify = error_body_classifier(_describe)
 
 
 class GustoPayroll:

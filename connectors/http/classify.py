@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -30,6 +31,32 @@ def default_resolution(response: httpx.Response) -> ErrorResolution:
     if status >= 500:
         return ErrorResolution(ResponseAction.RETRY, FailureType.TRANSIENT, f"server error {status}")
     return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, f"rejected with HTTP {status}")
+
+
+def error_body_classifier(
+    describe: Callable[[dict[str, Any]], tuple[str, str | None] | None],
+) -> Callable[[httpx.Response, Any], ErrorResolution | None]:
+    """A vendor classifier from a function that reads (message, category) out of its error body.
+
+    The decision stays the shared table (429 rate limited, 409 conflict, other 4xx data errors); only
+    the words come from the vendor, so errors read like the vendor's own.
+    """
+
+    def classify(response: httpx.Response, body: Any) -> ErrorResolution | None:
+        described = describe(body) if response.status_code >= 400 and isinstance(body, dict) else None
+        if described is None:
+            return None
+        message, category = described
+        status = response.status_code
+        if status == 429:
+            return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT, message, category)
+        if status == 409:
+            return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message, "CONFLICT")
+        if status in (400, 404, 422):
+            return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message, category)
+        return None
+
+    return classify
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

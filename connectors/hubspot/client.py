@@ -12,31 +12,22 @@ from connectors.http import (
     BearerToken,
     ConflictError,
     DataError,
-    ErrorResolution,
-    FailureType,
     HttpClient,
-    ResponseAction,
     RetryPolicy,
     budget_for,
 )
+from connectors.http.classify import error_body_classifier
 from connectors.hubspot import mapping
 from connectors.protocols import CaseNote, CaseResolution, VendorRecord
 from models.settings import FieldbridgeSettings
 
 
-def classify(response: httpx.Response, body: Any) -> ErrorResolution | None:
-    """Use HubSpot's own category and message so errors read like the vendor's."""
-    if response.status_code < 400 or not isinstance(body, dict):
-        return None
-    message = body.get("message", "")
-    category = body.get("category") or body.get("errorType")
-    if response.status_code == 429:
-        return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT, message, category)
-    if response.status_code == 409:
-        return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message, "CONFLICT")
-    if response.status_code in (400, 404, 422):
-        return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message, category)
-    return None
+def _describe(body: dict[str, Any]) -> tuple[str, str | None]:
+    """HubSpot v3 errors: `{status, message, correlationId, category}` (429s carry `errorType`)."""
+    return body.get("message", ""), body.get("category") or body.get("errorType")
+
+
+classify = error_body_classifier(_describe)
 
 
 class HubSpotCRM:
