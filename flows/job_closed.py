@@ -42,12 +42,11 @@ def job_closed(job_id: str) -> dict[str, Any]:
     """The DAG for one closed job. Effects are independent branches after the quality gate."""
     logger = get_run_logger()
     rt = get_runtime()
-    quality_gate(job_id)
-    futures = {
-        "crm": crm_effect.with_options(tags=["crm", rt.crm.system]).submit(job_id),
-        "payroll": payroll_effect.with_options(tags=["payroll", rt.payroll.system]).submit(job_id),
-        "accounting": accounting_effect.with_options(tags=["accounting", rt.accounting.system]).submit(job_id),
-    }
+    validated = quality_gate(job_id)  # each branch refuses data that changed after this point
+    branches = {"crm": (crm_effect, rt.crm.system), "payroll": (payroll_effect, rt.payroll.system),
+                "accounting": (accounting_effect, rt.accounting.system)}
+    futures = {name: task.with_options(tags=[name, system]).submit(job_id, validated)
+               for name, (task, system) in branches.items()}
     wait(list(futures.values()))
     results: dict[str, Any] = {}
     errors = []

@@ -68,6 +68,9 @@ class ValidatedJob(SQLModel, table=True):
     job_id: str = Field(primary_key=True)
     passed_at: datetime | None = _utc()
     checks_run: int = 0
+    paid_weeks: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+    # JSON [[technician_id, week_start], ...] the payroll effect last recomputed for this job: if an entry
+    # moves to another week, the old week is recomputed (and cleared) too
 
 
 class InboundEvent(SQLModel, table=True):

@@ -33,15 +33,15 @@ _options: dict[str, Any] = {
 
 
 @task(name="crm-resolve-case", task_run_name="crm-{job_id}", tags=["crm"], **_options)
-def crm_effect(job_id: str) -> dict[str, Any]:
-    return effects.resolve_case(job_id)
+def crm_effect(job_id: str, validated: str | None = None) -> dict[str, Any]:
+    return effects.resolve_case(job_id, validated=validated)
 
 
 @task(name="payroll-upsert-hours", task_run_name="payroll-{job_id}", tags=["payroll"], **_options)
-def payroll_effect(job_id: str) -> dict[str, Any]:
-    return effects.upsert_hours(job_id)
+def payroll_effect(job_id: str, validated: str | None = None) -> dict[str, Any]:
+    return effects.upsert_hours(job_id, validated=validated)
 
 
 @task(name="accounting-create-invoice", task_run_name="accounting-{job_id}", tags=["accounting"], **_options)
-def accounting_effect(job_id: str) -> dict[str, Any]:
-    return effects.create_invoice(job_id)
+def accounting_effect(job_id: str, validated: str | None = None) -> dict[str, Any]:
+    return effects.create_invoice(job_id, validated=validated)

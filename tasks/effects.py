@@ -6,7 +6,9 @@ Prefect tasks with retries.
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -15,11 +17,11 @@ from sqlmodel import Session, select
 
 from connectors.http.errors import DataError
 from connectors.protocols import CaseNote, CaseResolution, VendorRecord
-from models.integration import ExternalRef
+from models.integration import ExternalRef, ValidatedJob
 from tasks.hours import HoursInputError
 from tasks.invoicing import build_invoice
 from tasks.runtime import Runtime, get_runtime
-from tasks.snapshot import load_job
+from tasks.snapshot import load_validated
 from tasks.timesheets import affected_weeks, payroll_settings, week_timesheets
 
 log = logging.getLogger("fieldbridge.effects")
@@ -27,10 +29,10 @@ log = logging.getLogger("fieldbridge.effects")
 SPECIAL_ITEMS = {"EXPENSE": ("Reimbursable expense", Decimal("0"))}
 
 
-def resolve_case(job_id: str, rt: Runtime | None = None) -> dict[str, Any]:
+def resolve_case(job_id: str, rt: Runtime | None = None, validated: str | None = None) -> dict[str, Any]:
     """Resolve the CRM case for the job and attach each technician note once."""
     rt = rt or get_runtime()
-    snap = load_job(job_id, rt.engine, accounting_system=rt.settings.accounting_system)
+    snap = load_validated(job_id, validated, rt.engine, accounting_system=rt.settings.accounting_system)
     crm = rt.crm
     case = CaseResolution(job_id, snap.job.resolution or snap.job.description, snap.job.closed_at)
     ticket = rt.ledger.run(
@@ -55,14 +57,15 @@ def resolve_case(job_id: str, rt: Runtime | None = None) -> dict[str, Any]:
     return {"system": crm.system, "ticket_id": ticket.vendor_id, "note_ids": note_ids}
 
 
-def upsert_hours(job_id: str, rt: Runtime | None = None) -> dict[str, Any]:
+def upsert_hours(job_id: str, rt: Runtime | None = None, validated: str | None = None) -> dict[str, Any]:
     """Recompute and upsert every workday of every workweek the job's entries touch."""
     rt = rt or get_runtime()
-    snap = load_job(job_id, rt.engine, accounting_system=rt.settings.accounting_system)
+    snap = load_validated(job_id, validated, rt.engine, accounting_system=rt.settings.accounting_system)
     ps = payroll_settings(rt.settings)
     payroll = rt.payroll
     sheets = []
-    for technician_id, week_start in sorted(affected_weeks(snap.entries, ps)):
+    current = affected_weeks(snap.entries, ps)
+    for technician_id, week_start in sorted(current | _paid_weeks(rt, job_id)):
         try:
             days = week_timesheets(technician_id, week_start, ps, rt.engine)
         except HoursInputError as exc:
@@ -86,7 +89,23 @@ def upsert_hours(job_id: str, rt: Runtime | None = None) -> dict[str, Any]:
                 mutable=True,
             )
             sheets.append({**outcome.summary, "written": outcome.written})
+    _remember_paid_weeks(rt, job_id, current)
     return {"system": payroll.system, "timesheets": sheets}
+
+
+def _paid_weeks(rt: Runtime, job_id: str) -> set[tuple[str, date]]:
+    with Session(rt.engine) as s:
+        row = s.get(ValidatedJob, job_id)
+    return {(t, date.fromisoformat(w)) for t, w in json.loads(row.paid_weeks)} if row else set()
+
+
+def _remember_paid_weeks(rt: Runtime, job_id: str, weeks: set[tuple[str, date]]) -> None:
+    with Session(rt.engine) as s:
+        row = s.get(ValidatedJob, job_id)
+        if row is not None:
+            row.paid_weeks = json.dumps(sorted([t, w.isoformat()] for t, w in weeks))
+            s.add(row)
+            s.commit()
 
 
 def _vendor_ref(rt: Runtime, entity: str, canonical_id: str) -> str | None:
@@ -121,10 +140,10 @@ def _ensure(rt: Runtime, entity: str, canonical_id: str, lookup: Any, create: An
     return outcome.vendor_id
 
 
-def create_invoice(job_id: str, rt: Runtime | None = None) -> dict[str, Any]:
+def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None = None) -> dict[str, Any]:
     """Create the job's invoice once; the customer and items it references are ensured first."""
     rt = rt or get_runtime()
-    snap = load_job(job_id, rt.engine, accounting_system=rt.settings.accounting_system)
+    snap = load_validated(job_id, validated, rt.engine, accounting_system=rt.settings.accounting_system)
     st = rt.settings
     acc = rt.accounting
     draft = build_invoice(snap, tax_rate=Decimal(st.tax_rate), currency=st.currency,

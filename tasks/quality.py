@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from connectors.http.errors import DataError
 from models.integration import Quarantine, ValidatedJob
 from tasks.runtime import get_runtime
-from tasks.snapshot import load_job
+from tasks.snapshot import fingerprint, load_job
 from tasks.validate import ValidationReport, validate_job
 
 
@@ -41,11 +41,12 @@ def quarantine_markdown(report: ValidationReport) -> str:
     return "\n".join(lines)
 
 
-def apply_gate(job_id: str) -> ValidationReport:
+def apply_gate(job_id: str) -> tuple[ValidationReport, str]:
     """Validate; on failure write the Quarantine row and raise, on success release any old quarantine."""
     rt = get_runtime()
     snap = load_job(job_id, rt.engine, accounting_system=rt.settings.accounting_system)
     report = validate_job(snap)
+    validated = fingerprint(snap)
     now = datetime.now(UTC)
     with Session(rt.engine) as s:
         open_rows = list(s.exec(select(Quarantine).where(Quarantine.job_id == job_id,
@@ -54,21 +55,23 @@ def apply_gate(job_id: str) -> ValidationReport:
             for row in open_rows:
                 row.released_at = now
                 s.add(row)
-            s.merge(ValidatedJob(job_id=job_id, passed_at=now, checks_run=report.checks_run))
+            passed = s.get(ValidatedJob, job_id) or ValidatedJob(job_id=job_id)
+            passed.passed_at, passed.checks_run = now, report.checks_run
+            s.add(passed)
         else:
             s.add(Quarantine(job_id=job_id, created_at=now,
                              reason="; ".join(f.message for f in report.failures),
                              failures=json.dumps([f.as_dict() for f in report.failures])))
         s.commit()
-    return report
+    return report, validated
 
 
 @task(name="quality-gate", task_run_name="quality-gate-{job_id}", tags=["validation"])
-def quality_gate(job_id: str) -> int:
-    """Returns the number of checks run; raises QualityGateFailed with a dispatcher-readable message."""
-    report = apply_gate(job_id)
+def quality_gate(job_id: str) -> str:
+    """Returns the fingerprint of the validated data; raises QualityGateFailed with a dispatcher-readable message."""
+    report, validated = apply_gate(job_id)
     if report.success:
-        return report.checks_run
+        return validated
     create_markdown_artifact(markdown=quarantine_markdown(report), key=artifact_key("quarantine", job_id),
                              description=f"Job {job_id} failed its quality checks")
     problems = "; ".join(f"{f.message} ({', '.join(f.rows)})" if f.rows else f.message for f in report.failures)

@@ -52,6 +52,30 @@ class JobSnapshot:
     neighbour_entries: tuple[TimeEntry, ...] = ()  # the same technicians' entries on other jobs, ±1 day
 
 
+class JobChanged(DataError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__("fieldbridge", f"job {job_id!r} changed in the FSM after it passed its quality checks: "
+                         "rerun the flow so the new data is validated before anything is posted")
+
+
+def fingerprint(snap: JobSnapshot) -> str:
+    """What the quality gate saw, so each effect can prove it posts exactly the validated data."""
+    from models.ledger import payload_hash
+
+    rows = [snap.job, snap.customer, *snap.technicians.values(), *snap.entries, *snap.parts, *snap.expenses,
+            *snap.notes, *snap.neighbour_entries]
+    return payload_hash([(type(r).__name__, r.model_dump()) for r in rows])
+
+
+def load_validated(job_id: str, expected: str | None, engine: Engine | None = None,
+                   accounting_system: str = "quickbooks") -> JobSnapshot:
+    """Load the job for an effect; with `expected`, refuse if it differs from what the gate validated."""
+    snap = load_job(job_id, engine, accounting_system=accounting_system)
+    if expected is not None and fingerprint(snap) != expected:
+        raise JobChanged(job_id)
+    return snap
+
+
 def load_job(
     job_id: str, engine: Engine | None = None, require_closed: bool = True, accounting_system: str = "quickbooks"
 ) -> JobSnapshot:

@@ -100,3 +100,42 @@ def test_workday_of_on_dst_days(local, workday) -> None:
     ps = PayrollSettings(timezone="America/Los_Angeles", workday_start=time(4, 0))
     instant = pendulum.datetime(*local, tz="America/Los_Angeles")
     assert workday_of(instant, ps) == workday
+
+
+def test_moving_an_entry_to_another_week_clears_the_old_week(world) -> None:
+    job_closed("J1003")
+    [before] = world.state("gusto", "time_sheets")
+    with Session(world.runtime.engine) as s:  # it happened a week later
+        for e in s.exec(select(TimeEntry).where(TimeEntry.job_id == "J1003")):
+            e.start, e.end = e.start + timedelta(days=7), e.end + timedelta(days=7)
+            s.add(e)
+        job = s.get(Job, "J1003")
+        job.closed_at = job.closed_at + timedelta(days=7)
+        s.add(job)
+        s.commit()
+    job_closed("J1003")
+    sheets = {s["metadata"]["workday"]: s for s in world.state("gusto", "time_sheets")}
+    assert set(sheets) == {"2026-11-24", "2026-12-01"}
+    assert _hours(sheets["2026-11-24"]) == 0 and _hours(sheets["2026-12-01"]) == _hours(before)
+
+
+def test_an_fsm_edit_after_validation_is_not_posted(world, monkeypatch) -> None:
+    """The branches post only the data the gate validated: an edit in between fails them cleanly."""
+    import tasks.quality as quality
+
+    real = quality.apply_gate
+
+    def gate_then_edit(job_id):
+        result = real(job_id)
+        with Session(world.runtime.engine) as s:  # a dispatcher edits the job right after validation
+            e = s.exec(select(TimeEntry).where(TimeEntry.job_id == job_id, TimeEntry.kind == EntryKind.WORK)).one()
+            e.end = e.end + timedelta(hours=20)  # would fail the 16 h check
+            s.add(e)
+            s.commit()
+        return result
+
+    monkeypatch.setattr(quality, "apply_gate", gate_then_edit)
+    with pytest.raises(Exception, match="changed in the FSM after it passed its quality checks"):
+        job_closed("J1002")
+    assert world.state("quickbooks", "Invoice") == [] and world.state("gusto", "time_sheets") == []
+    assert world.state("hubspot", "notes") == []
