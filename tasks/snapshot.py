@@ -62,9 +62,12 @@ def fingerprint(snap: JobSnapshot) -> str:
     """What the quality gate saw, so each effect can prove it posts exactly the validated data."""
     from models.ledger import payload_hash
 
-    rows = [snap.job, snap.customer, *snap.technicians.values(), *snap.entries, *snap.parts, *snap.expenses,
-            *snap.notes, *snap.neighbour_entries]
-    return payload_hash([(type(r).__name__, r.model_dump()) for r in rows])
+    # Only the job's own data: other jobs' entries (the overlap check's neighbours) keep changing while
+    # technicians work, and must not make this job look edited. Sorted so the order of a query never matters.
+    rows = [snap.job, snap.customer, *sorted(snap.technicians.values(), key=lambda t: t.id),
+            *snap.entries, *snap.parts, *snap.expenses, *snap.notes]
+    dumped = [(type(r).__name__, r.model_dump()) for r in rows]
+    return payload_hash(sorted(dumped, key=lambda pair: (pair[0], str(pair[1]))))
 
 
 def load_validated(job_id: str, expected: str | None, engine: Engine | None = None,

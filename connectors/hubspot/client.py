@@ -14,6 +14,7 @@ from connectors.http import (
     DataError,
     HttpClient,
     RetryPolicy,
+    UnknownOutcomeError,
     budget_for,
 )
 from connectors.http.classify import error_body_classifier
@@ -85,14 +86,16 @@ class HubSpotCRM:
         """Create the CRM ticket a job comes from (used by intake and the demo); existing → returned."""
         props = {"subject": subject, "content": content, "hs_pipeline": "0", "hs_pipeline_stage": "1",
                  mapping.JOB_ID_PROPERTY: job_id}
-        try:
-            _, body = self.http.request("POST", "/crm/v3/objects/tickets", json={"properties": props})
-        except ConflictError:
-            found = self.find_case(job_id)
-            if found is None:
-                raise
-            return found
-        return mapping.record(body)
+        for _ in range(3):
+            try:
+                _, body = self.http.request("POST", "/crm/v3/objects/tickets", json={"properties": props})
+                return mapping.record(body)
+            except (ConflictError, UnknownOutcomeError):
+                # the unique job id makes "did it land?" answerable: look before creating again
+                found = self.find_case(job_id)
+                if found is not None:
+                    return found
+        raise UnknownOutcomeError(self.system, f"could not confirm the ticket for job {job_id}")
 
     def find_case(self, job_id: str) -> VendorRecord | None:
         return self._get("tickets", job_id, mapping.JOB_ID_PROPERTY)
