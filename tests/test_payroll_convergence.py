@@ -139,3 +139,22 @@ def test_an_fsm_edit_after_validation_is_not_posted(world, monkeypatch) -> None:
         job_closed("J1002")
     assert world.state("quickbooks", "Invoice") == [] and world.state("gusto", "time_sheets") == []
     assert world.state("hubspot", "notes") == []
+
+
+def test_another_jobs_new_entry_after_validation_does_not_block_this_job(world, monkeypatch) -> None:
+    import tasks.quality as quality
+
+    real = quality.apply_gate
+
+    def gate_then_technician_keeps_working(job_id):
+        result = real(job_id)
+        with Session(world.runtime.engine) as s:  # the technician logs time on the next job meanwhile
+            e = s.exec(select(TimeEntry).where(TimeEntry.job_id == job_id, TimeEntry.kind == EntryKind.WORK)).one()
+            s.add(TimeEntry(id="E-next", job_id="J1003", technician_id=e.technician_id, kind=EntryKind.WORK,
+                            start=e.end + timedelta(hours=1), end=e.end + timedelta(hours=2)))
+            s.commit()
+        return result
+
+    monkeypatch.setattr(quality, "apply_gate", gate_then_technician_keeps_working)
+    result = job_closed("J1002")
+    assert result["accounting"]["number"] == "J1002"
