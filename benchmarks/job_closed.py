@@ -85,8 +85,34 @@ def main() -> int:
             Counter({m: sum(c for key, c in calls.items() if key.startswith(m)) for m in ("GET", "POST", "PATCH",
                                                                                         "PUT")}).items()) if v)
         print(f"  {connector.system:<11} {total / n:.2f}   ({detail})")
+    duplicates = exactly_once_report(running)
     running.stop()
-    return 1 if failures else 0
+    return 1 if failures or duplicates else 0
+
+
+def exactly_once_report(running) -> int:
+    """Count what the sandboxes hold: every record must exist once per business key."""
+    import httpx
+
+    from connectors.http import jsonbody
+
+    def docs(system: str, collection: str) -> list[dict]:
+        resp = httpx.get(f"{running.url(system)}/_sandbox/state/{collection}", timeout=60)
+        return jsonbody.loads(resp.content)["results"]
+
+    keys = {
+        "invoices": [d["DocNumber"] for d in docs("quickbooks", "Invoice")],
+        "notes": [d["properties"]["fieldbridge_note_key"] for d in docs("hubspot", "notes")],
+        "time sheets": [d["metadata"]["fieldbridge_key"] for d in docs("gusto", "time_sheets")],
+    }
+    total = 0
+    parts = []
+    for name, values in keys.items():
+        dupes = sum(n - 1 for n in Counter(values).values() if n > 1)
+        total += dupes
+        parts.append(f"{name} {len(set(values))} ({dupes} duplicates)")
+    print("exactly-once check: " + ", ".join(parts))
+    return total
 
 
 if __name__ == "__main__":

@@ -99,6 +99,8 @@ class CRM(Protocol):
 
     def add_note(self, case_id: str, note: CaseNote) -> VendorRecord: ...
 
+    def update_note(self, note_id: str, note: CaseNote) -> VendorRecord: ...
+
 
 @runtime_checkable
 class Payroll(Protocol):

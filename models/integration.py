@@ -45,6 +45,7 @@ class Effect(SQLModel, table=True):
     payload_hash: str | None = None
     summary: str | None = Field(default=None, sa_column=Column(Text))
     attempts: int = 0
+    rejections: int = 0  # how often the vendor rejected it; part of the vendor idempotency key
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     lease_owner: str | None = None
     lease_expires_at: datetime | None = _utc(nullable=True)

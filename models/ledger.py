@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 import uuid
@@ -32,6 +33,8 @@ from connectors.http.errors import ConnectorError, DataError, FailureType, Trans
 from connectors.protocols import VendorRecord
 from models.db import get_engine
 from models.integration import Effect, EffectStatus
+
+log = logging.getLogger("fieldbridge.ledger")
 
 
 class EffectBusy(TransientError):
@@ -118,7 +121,10 @@ class Ledger:
 
         def renew() -> None:
             while not stop.wait(self.lease_seconds / 3):
-                self._update(key, owner, lease_expires_at=_now() + timedelta(seconds=self.lease_seconds))
+                try:
+                    self._update(key, owner, lease_expires_at=_now() + timedelta(seconds=self.lease_seconds))
+                except Exception:  # a locked or dropped database must not end the renewals for good
+                    log.warning("could not renew the lease on %s; retrying", key, exc_info=True)
 
         thread = threading.Thread(target=renew, daemon=True, name=f"lease-{key}")
         thread.start()
@@ -129,10 +135,25 @@ class Ledger:
             thread.join(timeout=5)
 
     def attempt_key(self, key: str) -> str:
-        """An idempotency key for the current attempt: a vendor replays its first answer to a repeated key,
-        so each ledger attempt gets its own (the lookup before the write covers earlier attempts)."""
+        """The vendor idempotency key for this effect. It stays the same across transient retries, so a
+        request that may have landed is deduplicated by the vendor too; it changes only after the vendor
+        *rejected* a request (FAILED), because a vendor replays its first answer to a repeated key and a
+        fixed request would otherwise get the old rejection forever."""
         row = self.get(key)
-        return f"{key}#{row.attempts if row else 0}"
+        return f"{key}#{row.rejections if row else 0}"
+
+    @contextmanager
+    def locked(self, key: str) -> Iterator[None]:
+        """Hold a lease on a lock row for a compute-then-write section (e.g. one technician's workweek),
+        so concurrent runs serialise the whole recomputation, not just each write."""
+        owner = uuid.uuid4().hex
+        self._ensure_row(key, "lock", "lock", None)
+        self._acquire(key, owner)
+        try:
+            with self._renewing(key, owner):
+                yield
+        finally:
+            self._update(key, owner, lease_owner=None, lease_expires_at=None)
 
     def get(self, key: str) -> Effect | None:
         with Session(self.engine) as session:
@@ -175,7 +196,8 @@ class Ledger:
                     record = existing  # the earlier attempt landed; adopt it, write nothing
                     written = False
                 else:
-                    self._update(key, owner, status=EffectStatus.IN_FLIGHT, attempts=row.attempts + 1)
+                    if not self._update(key, owner, status=EffectStatus.IN_FLIGHT, attempts=row.attempts + 1):
+                        raise LeaseLost(system, f"lost the lease on {key} before writing; nothing was sent")
                     record = write(existing)
                     written = True
             summary = summarize(record)
@@ -188,8 +210,12 @@ class Ledger:
         except EffectDrift:
             raise
         except ConnectorError as exc:
-            status = EffectStatus.IN_FLIGHT if exc.failure_type is FailureType.TRANSIENT else EffectStatus.FAILED
-            self._update(key, owner, status=status, last_error=str(exc)[:2000])
+            if exc.failure_type is FailureType.TRANSIENT:
+                self._update(key, owner, status=EffectStatus.IN_FLIGHT, last_error=str(exc)[:2000])
+            else:
+                current = self.get(key)
+                self._update(key, owner, status=EffectStatus.FAILED, last_error=str(exc)[:2000],
+                             rejections=(current.rejections if current else 0) + 1)
             raise
         except Exception as exc:  # a bug or bad payload after a possible write: keep it unknown, say why
             self._update(key, owner, last_error=f"{type(exc).__name__}: {exc}"[:2000])

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from connectors.http.errors import DataError
 from connectors.protocols import CaseNote, CaseResolution, VendorRecord
 from models.integration import ExternalRef, ValidatedJob
-from tasks.hours import HoursInputError
+from tasks.hours import HoursInputError, PayrollSettings
 from tasks.invoicing import build_invoice
 from tasks.runtime import Runtime, get_runtime
 from tasks.snapshot import load_validated
@@ -50,8 +50,10 @@ def resolve_case(job_id: str, rt: Runtime | None = None, validated: str | None =
             f"{crm.system}:note:{note.id}", system=crm.system, kind="add_note", job_id=job_id,
             payload={"body": note.body},
             lookup=lambda p=payload: crm.find_note(p.key),
-            write=lambda _existing, p=payload: crm.add_note(ticket.vendor_id, p),
+            write=lambda existing, p=payload: (crm.update_note(existing.id, p) if existing is not None
+                                               else crm.add_note(ticket.vendor_id, p)),
             summarize=lambda r: {"note_id": r.id},
+            mutable=True,  # an edited note is updated in the CRM, not duplicated and not left stale
         )
         note_ids.append(outcome.vendor_id)
     return {"system": crm.system, "ticket_id": ticket.vendor_id, "note_ids": note_ids}
@@ -66,31 +68,42 @@ def upsert_hours(job_id: str, rt: Runtime | None = None, validated: str | None =
     sheets = []
     current = affected_weeks(snap.entries, ps)
     for technician_id, week_start in sorted(current | _paid_weeks(rt, job_id)):
-        try:
-            days = week_timesheets(technician_id, week_start, ps, rt.engine)
-        except HoursInputError as exc:
-            raise DataError("fieldbridge", f"hours of {technician_id} for the week of {week_start} cannot be "
-                            f"computed: {exc}") from exc
-        for day in days:
-            key = f"{payroll.system}:timesheet:{day.key}"
-            if day.is_empty and rt.ledger.get(key) is None:
-                continue  # no hours and never sent: nothing to clear
-            outcome = rt.ledger.run(
-                key, system=payroll.system, kind="timesheet", job_id=None,
-                payload={"regular": day.regular_hours, "overtime": day.overtime_hours,
-                         "double_time": day.double_time_hours, "travel": day.travel_hours,
-                         "start": day.shift_start.isoformat(), "end": day.shift_end.isoformat()},
-                lookup=lambda d=day: payroll.find_timesheet(d),
-                write=lambda existing, d=day: payroll.upsert_timesheet(d, existing),
-                summarize=lambda r, d=day, t=technician_id: {
-                    "timesheet_id": r.id, "technician_id": t, "workday": d.workday.isoformat(),
-                    "regular": str(d.regular_hours), "overtime": str(d.overtime_hours),
-                    "double_time": str(d.double_time_hours), "travel": str(d.travel_hours)},
-                mutable=True,
-            )
-            sheets.append({**outcome.summary, "written": outcome.written})
+        # compute and write the week under one lock: two jobs of the same technician must not each write
+        # a total computed before the other's hours were validated (last writer would win with stale hours)
+        with rt.ledger.locked(f"{payroll.system}:week:{technician_id}:{week_start.isoformat()}"):
+            sheets.extend(_upsert_week(rt, technician_id, week_start, ps))
     _remember_paid_weeks(rt, job_id, current)
     return {"system": payroll.system, "timesheets": sheets}
+
+
+def _upsert_week(rt: Runtime, technician_id: str, week_start: date, ps: PayrollSettings) -> list[dict[str, Any]]:
+    """Recompute one technician's workweek from its validated entries and upsert each day."""
+    payroll = rt.payroll
+    sheets = []
+    try:
+        days = week_timesheets(technician_id, week_start, ps, rt.engine)
+    except HoursInputError as exc:
+        raise DataError("fieldbridge", f"hours of {technician_id} for the week of {week_start} cannot be "
+                        f"computed: {exc}") from exc
+    for day in days:
+        key = f"{payroll.system}:timesheet:{day.key}"
+        if day.is_empty and rt.ledger.get(key) is None:
+            continue  # no hours and never sent: nothing to clear
+        outcome = rt.ledger.run(
+            key, system=payroll.system, kind="timesheet", job_id=None,
+            payload={"regular": day.regular_hours, "overtime": day.overtime_hours,
+                     "double_time": day.double_time_hours, "travel": day.travel_hours,
+                     "start": day.shift_start.isoformat(), "end": day.shift_end.isoformat()},
+            lookup=lambda d=day: payroll.find_timesheet(d),
+            write=lambda existing, d=day: payroll.upsert_timesheet(d, existing),
+            summarize=lambda r, d=day, t=technician_id: {
+                "timesheet_id": r.id, "technician_id": t, "workday": d.workday.isoformat(),
+                "regular": str(d.regular_hours), "overtime": str(d.overtime_hours),
+                "double_time": str(d.double_time_hours), "travel": str(d.travel_hours)},
+            mutable=True,
+        )
+        sheets.append({**outcome.summary, "written": outcome.written})
+    return sheets
 
 
 def _paid_weeks(rt: Runtime, job_id: str) -> set[tuple[str, date]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -195,3 +195,43 @@ def test_a_vendor_rejection_fixed_by_the_user_is_released_by_a_rerun(world) -> N
     result = effects.create_invoice("J1001")
     assert result["written"] is True
     assert [i["DocNumber"] for i in world.state("quickbooks", "Invoice")] == ["J1001"]
+
+
+def test_an_edited_note_is_updated_not_duplicated(world) -> None:
+    job_closed("J1001")
+    with Session(world.runtime.engine) as s:
+        note = s.get(Note, "NJ1001-1")
+        note.body = note.body + " Follow-up: customer called, all fine."
+        s.add(note)
+        s.commit()
+    job_closed("J1001")
+    [posted] = world.state("hubspot", "notes")
+    assert posted["properties"]["hs_note_body"].endswith("all fine.")
+
+
+def test_two_jobs_of_one_technician_at_once_leave_the_right_day_total(world) -> None:
+    with Session(world.runtime.engine) as s:  # a second job for T01 the same day, after J1001
+        first = s.get(Job, "J1001")
+        start = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
+        s.add(Job(id="J4001", customer_id=first.customer_id, site_id=first.site_id, status=JobStatus.CLOSED,
+                  description="Second call", resolution="ok", closed_at=start + timedelta(hours=3)))
+        s.flush()
+        s.add(TimeEntry(id="E-4001", job_id="J4001", technician_id="T01", kind=EntryKind.WORK, start=start,
+                        end=start + timedelta(hours=2)))
+        s.commit()
+    world.runtime.crm.open_case("J4001", "Second call", "")
+    world.faults_all(latency_ms=40)
+    threads = [threading.Thread(target=job_closed, args=(j,)) for j in ("J1001", "J4001")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    from tasks.timesheets import payroll_settings, week_start_of, week_timesheets
+
+    ps = payroll_settings(world.runtime.settings)
+    expected = next(d for d in week_timesheets("T01", week_start_of(date(2026, 11, 24), ps), ps, world.runtime.engine)
+                    if d.workday == date(2026, 11, 24))
+    [sheet] = world.state("gusto", "time_sheets")
+    posted = sum(Decimal(e["hours_worked"]) for e in sheet["entries"])
+    assert posted == expected.regular_hours + expected.overtime_hours + expected.double_time_hours
+    assert posted > 2  # both jobs' time is in it

@@ -90,11 +90,13 @@ class HubSpotCRM:
             try:
                 _, body = self.http.request("POST", "/crm/v3/objects/tickets", json={"properties": props})
                 return mapping.record(body)
-            except (ConflictError, UnknownOutcomeError):
+            except (ConflictError, UnknownOutcomeError) as exc:
                 # the unique job id makes "did it land?" answerable: look before creating again
                 found = self.find_case(job_id)
                 if found is not None:
                     return found
+                if isinstance(exc, ConflictError):
+                    raise  # a conflict on some other unique value: a data error, not worth retrying
         raise UnknownOutcomeError(self.system, f"could not confirm the ticket for job {job_id}")
 
     def find_case(self, job_id: str) -> VendorRecord | None:
@@ -112,6 +114,14 @@ class HubSpotCRM:
             if existing is None:
                 raise
             return existing
+        return mapping.record(body)
+
+    def update_note(self, note_id: str, note: CaseNote) -> VendorRecord:
+        """A technician edited the note after it was posted: the CRM shows the current text."""
+        _, body = self.http.request(
+            "PATCH", f"/crm/v3/objects/notes/{quote(note_id, safe='')}",
+            json={"properties": mapping.note_body(note, "")["properties"]}, idempotent=True,
+        )
         return mapping.record(body)
 
     def note_ids_for_ticket(self, ticket_id: str) -> list[str]:
