@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.emulator import FaultConfig, Sandbox, SandboxServer
+from connectors.emulator import FaultConfig, SandboxServer
 from connectors.gusto import mapping
 from connectors.gusto import sandbox as gusto_sandbox
 from connectors.gusto.client import GustoPayroll
@@ -33,6 +32,7 @@ from connectors.http import (
 )
 from connectors.protocols import Payroll, TimesheetDay
 from models.settings import FieldbridgeSettings
+from tests.sandbox_handles import SandboxHandle, seed_failing_first
 
 TOKEN = "gusto-test-token-abcdef"
 POLICY = RetryPolicy(max_attempts=4, base_seconds=0.01, cap_seconds=0.05)
@@ -40,48 +40,20 @@ LA = ZoneInfo("America/Los_Angeles")
 _companies = itertools.count(1)
 
 
-def seed_failing_first(n: int, rate: float = 0.5) -> int:
-    """A FaultConfig seed under which the first `n` API requests get a 5xx and the next one does not
-    (mirrors the injector: one `random()` per request, plus a 500/503 `choice` when it fails)."""
-    for seed in range(100_000):
-        rng = random.Random(seed)
-        fails = 0
-        while fails < n and rng.random() < rate:
-            rng.choice([500, 503])
-            fails += 1
-        if fails == n and rng.random() >= rate:
-            return seed
-    raise AssertionError("no seed found")
 
 
 @dataclass
-class GustoSandbox:
-    sandbox: Sandbox
-    server: SandboxServer
+class GustoSandbox(SandboxHandle):
     company: str
     clients: list[GustoPayroll] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def client(self, token: str = TOKEN, policy: RetryPolicy = POLICY) -> GustoPayroll:
         payroll = GustoPayroll(self.url, SecretStr(token), self.company, policy=policy)
         self.clients.append(payroll)
         return payroll
 
-    def faults(self, **knobs: Any) -> None:
-        httpx.post(f"{self.url}/_sandbox/faults", json=knobs).raise_for_status()
-
-    def stats(self) -> dict[str, int]:
-        return httpx.get(f"{self.url}/_sandbox/stats").json()
-
-    def state(self, collection: str) -> list[dict[str, Any]]:
-        return httpx.get(f"{self.url}/_sandbox/state/{collection}").json()["results"]
-
     def seed(self, collection: str, docs: list[dict[str, Any]], id_field: str = "uuid") -> None:
-        httpx.post(f"{self.url}/_sandbox/seed/{collection}",
-                   json={"id_field": id_field, "docs": docs}).raise_for_status()
+        super().seed(collection, docs, id_field)
 
 
 @pytest.fixture

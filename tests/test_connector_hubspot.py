@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,11 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.emulator import FaultConfig, Sandbox, SandboxServer
+from connectors.emulator import FaultConfig, SandboxServer
 from connectors.http import (
     ConfigError,
     CursorPaginator,
@@ -31,55 +29,24 @@ from connectors.hubspot import sandbox as hubspot_sandbox
 from connectors.hubspot.client import HubSpotCRM
 from connectors.protocols import CRM, CaseNote, CaseResolution
 from models.settings import FieldbridgeSettings
+from tests.sandbox_handles import SandboxHandle, seed_failing_first
 
 TOKEN = "pat-na1-test-0000-1111"
 POLICY = RetryPolicy(max_attempts=4, base_seconds=0.01, cap_seconds=0.05)
 _accounts = itertools.count(1)
 
 
-def seed_failing_first(n: int, rate: float = 0.5) -> int:
-    """A FaultConfig seed under which the first `n` API requests get a 5xx and the next one does not.
-
-    Mirrors the injector's draws: one `random()` per request against `error_rate`, plus a `choice`
-    of 500/503 when it fails (no other knob draws while burst/drop rates are zero).
-    """
-    for seed in range(100_000):
-        rng = random.Random(seed)
-        fails = 0
-        while fails < n and rng.random() < rate:
-            rng.choice([500, 503])
-            fails += 1
-        if fails == n and rng.random() >= rate:
-            return seed
-    raise AssertionError("no seed found")
 
 
 @dataclass
-class HubSpotSandbox:
-    sandbox: Sandbox
-    server: SandboxServer
+class HubSpotSandbox(SandboxHandle):
     clients: list[HubSpotCRM] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def client(self, token: str = TOKEN, policy: RetryPolicy = POLICY, **kw: Any) -> HubSpotCRM:
         crm = HubSpotCRM(self.url, SecretStr(token), account=f"test-{next(_accounts)}", policy=policy, **kw)
         self.clients.append(crm)
         return crm
 
-    def faults(self, **knobs: Any) -> None:
-        httpx.post(f"{self.url}/_sandbox/faults", json=knobs).raise_for_status()
-
-    def stats(self) -> dict[str, int]:
-        return httpx.get(f"{self.url}/_sandbox/stats").json()
-
-    def state(self, collection: str) -> list[dict[str, Any]]:
-        return httpx.get(f"{self.url}/_sandbox/state/{collection}").json()["results"]
-
-    def seed(self, collection: str, docs: list[dict[str, Any]]) -> None:
-        httpx.post(f"{self.url}/_sandbox/seed/{collection}", json={"docs": docs}).raise_for_status()
 
 
 @pytest.fixture

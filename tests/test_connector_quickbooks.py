@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import random
 import stat
 import threading
 import time
@@ -21,7 +20,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.emulator import FaultConfig, Sandbox, SandboxServer
+from connectors.emulator import FaultConfig, SandboxServer
 from connectors.http import (
     ConfigError,
     ConflictError,
@@ -34,13 +33,13 @@ from connectors.http import (
     RetryPolicy,
     TransientError,
     is_retryable,
-    jsonbody,
 )
 from connectors.protocols import Accounting, BillingCustomer, InvoiceDraft, InvoiceLine
 from connectors.quickbooks import mapping
 from connectors.quickbooks import sandbox as qbo_sandbox
 from connectors.quickbooks.client import QuickBooksAccounting, classify
 from models.settings import FieldbridgeSettings
+from tests.sandbox_handles import SandboxHandle, seed_failing_first
 
 CLIENT_ID = "test-client"
 CLIENT_SECRET = "test-secret-xyz"
@@ -49,31 +48,13 @@ POLICY = RetryPolicy(max_attempts=4, base_seconds=0.01, cap_seconds=0.05)
 _realms = itertools.count(1)
 
 
-def seed_failing_first(n: int, rate: float = 0.5) -> int:
-    """A FaultConfig seed under which the first `n` API requests get a 5xx and the next one does not
-    (mirrors the injector: one `random()` per request, plus a 500/503 `choice` when it fails)."""
-    for seed in range(100_000):
-        rng = random.Random(seed)
-        fails = 0
-        while fails < n and rng.random() < rate:
-            rng.choice([500, 503])
-            fails += 1
-        if fails == n and rng.random() >= rate:
-            return seed
-    raise AssertionError("no seed found")
 
 
 @dataclass
-class QboSandbox:
-    sandbox: Sandbox
-    server: SandboxServer
+class QboSandbox(SandboxHandle):
     realm: str
     token_dir: Path
     clients: list[QuickBooksAccounting] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     @property
     def token_url(self) -> str:
@@ -97,19 +78,6 @@ class QboSandbox:
         return httpx.post(self.token_url, headers={"Authorization": f"Basic {basic}"},
                           data={"grant_type": "refresh_token", "refresh_token": refresh_token})
 
-    def admin(self, path: str, payload: dict[str, Any] | None = None) -> Any:
-        resp = httpx.post(self.url + path, json=payload) if payload is not None else httpx.get(self.url + path)
-        resp.raise_for_status()
-        return jsonbody.loads(resp.content)  # exact numbers: httpx's .json() would read money as floats
-
-    def faults(self, **knobs: Any) -> None:
-        self.admin("/_sandbox/faults", knobs)
-
-    def stats(self) -> dict[str, int]:
-        return self.admin("/_sandbox/stats")
-
-    def state(self, collection: str) -> list[dict[str, Any]]:
-        return self.admin(f"/_sandbox/state/{collection}")["results"]
 
 
 @pytest.fixture
