@@ -15,6 +15,7 @@ from flows.job_closed import job_closed
 from models.canonical import EntryKind, Job, JobStatus, JobTechnician, Note, TimeEntry
 from models.integration import Effect, EffectStatus
 from tasks import effects
+from tests.conftest import run_concurrently
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -28,20 +29,7 @@ def _counts(world) -> tuple[Counter, int, Counter]:
 
 def test_two_concurrent_runs_for_one_job_create_one_of_each(world) -> None:
     world.faults_all(latency_ms=30)  # widen the race window
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            job_closed("J1001")
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert run_concurrently(lambda: job_closed("J1001"), lambda: job_closed("J1001")) == []
     invoices, notes, sheets = _counts(world)
     assert invoices == {"J1001": 1} and notes == 1 and sheets == {"T01:2026-11-24": 1}
 
@@ -221,11 +209,7 @@ def test_two_jobs_of_one_technician_at_once_leave_the_right_day_total(world) -> 
         s.commit()
     world.runtime.crm.open_case("J4001", "Second call", "")
     world.faults_all(latency_ms=40)
-    threads = [threading.Thread(target=job_closed, args=(j,)) for j in ("J1001", "J4001")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert run_concurrently(lambda: job_closed("J1001"), lambda: job_closed("J4001")) == []
     from tasks.timesheets import payroll_settings, week_start_of, week_timesheets
 
     ps = payroll_settings(world.runtime.settings)

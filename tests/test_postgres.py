@@ -90,26 +90,14 @@ def test_job_closed_on_postgres(pg_url: str, tmp_path, monkeypatch, prefect_harn
 
     from flows.job_closed import job_closed
     from tasks.runtime import reset_runtime
-    from tests.conftest import make_world
+    from tests.conftest import make_world, run_concurrently
 
     world = make_world(tmp_path, monkeypatch, jobs=2, database_url=pg_url)
     try:
         world.faults_all(drop_first_write=True)
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                job_closed("J1001")
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=run) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = run_concurrently(lambda: job_closed("J1001"), lambda: job_closed("J1001"))
         job_closed("J1002")
-        assert not errors
+        assert errors == []
         assert C(i["DocNumber"] for i in world.state("quickbooks", "Invoice")) == {"J1001": 1, "J1002": 1}
         assert len(world.state("hubspot", "notes")) == 2
         assert len(world.state("gusto", "time_sheets")) == 2
