@@ -26,7 +26,7 @@ from tasks.hours import (
     compute_hours,
     parse_clock_time,
     parse_weekday,
-    read_csv,
+    read_csv_files,
 )
 
 EXIT_INPUT_ERROR = 2
@@ -35,7 +35,9 @@ _WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def hours_command(
-    file: Annotated[Path, typer.Argument(help="CSV with columns technician_id,start,end,kind[,commute].")],
+    files: Annotated[list[Path], typer.Argument(
+        help="CSV file(s) with columns technician_id,start,end,kind[,commute]; several files (e.g. a week "
+             "exported in parts) are computed together, overlaps checked across them.")],
     jurisdiction: Annotated[str, typer.Option(help="US-FLSA, US-CA, US-AK, US-NV or US-CO.")] = "US-FLSA",
     tz: Annotated[str, typer.Option(help="Company IANA time zone.")] = "America/Los_Angeles",
     workday_start: Annotated[str, typer.Option(help="Company workday start, HH:MM local.")] = "00:00",
@@ -50,7 +52,7 @@ def hours_command(
         timezone=tz, workday_start=day_start, workweek_start=week_start, jurisdiction=jurisdiction
     )
     _collect(problems, lambda: check_settings(settings), None)
-    entries = _collect(problems, lambda: read_csv(file), [])
+    entries = _collect(problems, lambda: read_csv_files(files), [])
     result: dict[str, TechnicianHours] = {}
     if not problems:
         result = _collect(problems, lambda: compute_hours(entries, settings), result)
