@@ -96,6 +96,47 @@ def run_job(job_id: Annotated[str, typer.Argument(help="The closed job to post, 
 
 
 @app.command()
+def effects(
+    job_id: Annotated[str | None, typer.Argument(help="Only this job's effects (default: all).")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Only effects that are not done.")] = False,
+) -> None:
+    """Show the effect ledger and quarantine: what was posted where, what is stuck and why."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+    from sqlmodel import Session, select
+
+    from models.db import create_schema, get_engine
+    from models.integration import Effect, EffectStatus, Quarantine
+
+    engine = get_engine()
+    create_schema(engine)
+    with Session(engine) as s:
+        query = select(Effect).where(Effect.kind != "lock").order_by(Effect.key)
+        if job_id:
+            query = query.where((Effect.job_id == job_id) | Effect.key.contains(job_id))  # type: ignore[attr-defined]
+        if failed:
+            query = query.where(Effect.status != EffectStatus.DONE)
+        rows = list(s.exec(query))
+        held = list(s.exec(select(Quarantine).where(Quarantine.released_at.is_(None))))  # type: ignore[union-attr]
+    table = Table(title=f"Effect ledger{' for ' + job_id if job_id else ''}")
+    for col in ("key", "status", "vendor id", "attempts", "last error"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        style = {"done": "green", "failed": "red", "in_flight": "yellow"}.get(row.status, "")
+        table.add_row(escape(row.key), f"[{style}]{row.status}[/]" if style else row.status, row.vendor_id or "-",
+                      str(row.attempts), escape((row.last_error or "")[:200]))
+    console = Console(width=None if sys.stdout.isatty() else 160, emoji=False)
+    if rows:
+        console.print(table)
+    for q in held:
+        if not job_id or q.job_id == job_id:
+            console.print(f"[red]quarantined[/] {escape(q.job_id)}: {escape(q.reason)}")
+    if not rows:
+        console.print("no effects recorded" + (f" for {job_id}" if job_id else ""))
+
+
+@app.command()
 def serve() -> None:
     """Serve every deployment from this process (embedded; needs a Prefect API)."""
     from deployments.serve import serve_all

@@ -89,7 +89,7 @@ def prepare_company(settings: FieldbridgeSettings, jobs: int) -> demo_data.DemoC
 
 def run_demo(jobs: int, keep_running: bool, home: Path, prefect_port: int, workers: int = 4,
              use_server: bool = True, console: Console | None = None) -> int:
-    console = console or Console(width=None if sys.stdout.isatty() else 120)
+    console = console or Console(width=None if sys.stdout.isatty() else 120, emoji=False)
     os.environ["FIELDBRIDGE_HOME"] = str(home)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

@@ -71,3 +71,15 @@ def test_sandbox_all_starts_each_vendor_and_says_where(tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_run_and_effects_commands(world, prefect_harness) -> None:
+    unknown = runner.invoke(app, ["run", "J9999"])
+    assert unknown.exit_code == 1 and "J9999' does not exist" in unknown.output
+    posted = runner.invoke(app, ["run", "J1001"])
+    assert posted.exit_code == 0, posted.output
+    assert "J1001: ticket" in posted.output and "invoice J1001" in posted.output
+    ledger = runner.invoke(app, ["effects", "J1001"])
+    assert ledger.exit_code == 0
+    assert "quickbooks:invoice:J1001" in ledger.output and "done" in ledger.output
+    assert "no effects recorded" in runner.invoke(app, ["effects", "J1002"]).output
