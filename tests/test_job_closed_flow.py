@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from sqlmodel import Session, select
 
 from flows.job_closed import job_closed
 
@@ -47,3 +48,28 @@ def test_commit_then_drop_on_every_first_write_still_posts_once(world) -> None:
     assert len(world.state("hubspot", "notes")) == 1
     sheets = world.state("gusto", "time_sheets")
     assert Counter(s["metadata"]["fieldbridge_key"] for s in sheets) == {"T02:2026-11-24": 1}
+
+
+def test_a_data_error_in_one_branch_is_not_retried_and_the_others_still_post(world) -> None:
+    from datetime import timedelta
+
+    import httpx
+
+    from models.canonical import Job, JobStatus, TimeEntry
+
+    with Session(world.runtime.engine) as s:  # a job whose CRM ticket does not exist, J1001's time a day later
+        first = s.get(Job, "J1001")
+        s.add(Job(id="J5001", customer_id=first.customer_id, site_id=first.site_id, status=JobStatus.CLOSED,
+                  description="Walk-in repair", resolution="Fixed", closed_at=first.closed_at + timedelta(days=1)))
+        s.flush()
+        for e in list(s.exec(select(TimeEntry).where(TimeEntry.job_id == "J1001"))):
+            s.add(TimeEntry(id=e.id + "-w", job_id="J5001", technician_id=e.technician_id, kind=e.kind,
+                            start=e.start + timedelta(days=1), end=e.end + timedelta(days=1), commute=e.commute))
+        s.commit()
+    before = httpx.get(f"{world.sandboxes.url('hubspot')}/_sandbox/stats").json()["requests"]
+    with pytest.raises(Exception, match="no HubSpot ticket has fieldbridge_job_id=J5001"):
+        job_closed("J5001")
+    after = httpx.get(f"{world.sandboxes.url('hubspot')}/_sandbox/stats").json()["requests"]
+    assert after - before == 1  # one PATCH, answered 404: not retried by the client nor by Prefect
+    assert [i["DocNumber"] for i in world.state("quickbooks", "Invoice")] == ["J5001"]
+    assert len(world.state("gusto", "time_sheets")) == 1
