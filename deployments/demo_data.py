@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import pendulum
@@ -149,7 +149,3 @@ def load(company: DemoCompany, engine: Engine) -> None:
                 s.add(ExternalRef(system="quickbooks", entity="customer", canonical_id=cust_id, vendor_id=vendor_id))
         s.commit()
 
-
-def day_bounds(day: date) -> tuple[pendulum.DateTime, pendulum.DateTime]:
-    start = pendulum.datetime(day.year, day.month, day.day, tz=TZ)
-    return start, start + timedelta(days=1)
