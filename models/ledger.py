@@ -213,9 +213,8 @@ class Ledger:
             if exc.failure_type is FailureType.TRANSIENT:
                 self._update(key, owner, status=EffectStatus.IN_FLIGHT, last_error=str(exc)[:2000])
             else:
-                current = self.get(key)
                 self._update(key, owner, status=EffectStatus.FAILED, last_error=str(exc)[:2000],
-                             rejections=(current.rejections if current else 0) + 1)
+                             rejections=Effect.rejections + 1)
             raise
         except Exception as exc:  # a bug or bad payload after a possible write: keep it unknown, say why
             self._update(key, owner, last_error=f"{type(exc).__name__}: {exc}"[:2000])

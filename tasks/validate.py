@@ -133,22 +133,20 @@ class _Suites:
             "technicians": [("technician_in_payroll", gxe.ExpectColumnValuesToBeInSet(
                 column="in_payroll", value_set=[True]))],
         }
-        self.tables: dict[str, tuple[Any, Any, dict[str, str]]] = {}
+        self.tables: dict[str, tuple[Any, Any]] = {}
         for table, expectations in spec.items():
             batch_def = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("job")
             suite = gx.ExpectationSuite(name=f"job_{table}")
-            names: dict[str, str] = {}
             for check, expectation in expectations:
                 expectation.meta = {"check": check}
                 suite.add_expectation(expectation)
-                names[check] = check
-            self.tables[table] = (batch_def, self.context.suites.add(suite), names)
+            self.tables[table] = (batch_def, self.context.suites.add(suite))
 
     def validate(self, frames: dict[str, pd.DataFrame], params: dict[str, Any]) -> tuple[list[Failure], int]:
         failures: list[Failure] = []
         checks = 0
         with _GX_LOCK:
-            for table, (batch_def, suite, _) in self.tables.items():
+            for table, (batch_def, suite) in self.tables.items():
                 frame = frames[table]
                 batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
                 result = batch.validate(
