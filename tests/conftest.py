@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,41 @@ class World:
     def faults_all(self, **knobs: Any) -> None:
         for system in ("hubspot", "quickbooks", "gusto"):
             self.faults(system, **knobs)
+
+    def add_job(self, job_id: str, technician_id: str, start: datetime, hours: float, description: str,
+                closed_after_hours: float = 3, note: str | None = None) -> None:
+        """A further closed job (same customer as J1001) with one work entry and its CRM ticket."""
+        from sqlmodel import Session
+
+        from models.canonical import EntryKind, Job, JobStatus, JobTechnician, Note, TimeEntry
+
+        with Session(self.runtime.engine) as s:
+            first = s.get(Job, "J1001")
+            s.add(Job(id=job_id, customer_id=first.customer_id, site_id=first.site_id, status=JobStatus.CLOSED,
+                      description=description, resolution="ok", closed_at=start + timedelta(hours=closed_after_hours)))
+            s.flush()
+            s.add(JobTechnician(job_id=job_id, technician_id=technician_id))
+            s.add(TimeEntry(id=f"E-{job_id}", job_id=job_id, technician_id=technician_id, kind=EntryKind.WORK,
+                            start=start, end=start + timedelta(hours=hours)))
+            if note:
+                s.add(Note(id=f"N-{job_id}", job_id=job_id, technician_id=technician_id, body=note, created_at=start))
+            s.commit()
+        self.runtime.crm.open_case(job_id, description, "")
+
+    def shift_job(self, job_id: str, delta: timedelta) -> None:
+        """Move a job's time entries and its close time, as a dispatcher correcting the date would."""
+        from sqlmodel import Session, select
+
+        from models.canonical import Job, TimeEntry
+
+        with Session(self.runtime.engine) as s:
+            for e in s.exec(select(TimeEntry).where(TimeEntry.job_id == job_id)):
+                e.start, e.end = e.start + delta, e.end + delta
+                s.add(e)
+            job = s.get(Job, job_id)
+            job.closed_at = job.closed_at + delta
+            s.add(job)
+            s.commit()
 
 
 def make_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int = 3,

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session
 
 from flows.job_closed import job_closed
-from models.canonical import EntryKind, Job, JobStatus, JobTechnician, Note, TimeEntry
+from models.canonical import Note
 from models.integration import Effect, EffectStatus
 from tasks import effects
 from tests.conftest import run_concurrently
@@ -105,18 +105,8 @@ def test_late_closure_updates_the_day_instead_of_appending(world) -> None:
     [sheet] = world.state("gusto", "time_sheets")
     before = {e["pay_classification"]: Decimal(e["hours_worked"]) for e in sheet["entries"]}
     # a second job for the same technician and day is closed later
-    with Session(world.runtime.engine) as s:
-        first = s.get(Job, "J1001")
-        start = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)  # 15:00 local, after J1001
-        s.add(Job(id="J2001", customer_id=first.customer_id, site_id=first.site_id, status=JobStatus.CLOSED,
-                  description="Follow-up", resolution="Checked seal", closed_at=start + timedelta(hours=5)))
-        s.flush()
-        s.add(JobTechnician(job_id="J2001", technician_id="T01"))
-        s.add(TimeEntry(id="E-late", job_id="J2001", technician_id="T01", kind=EntryKind.WORK,
-                        start=start, end=start + timedelta(hours=4)))
-        s.add(Note(id="N-late", job_id="J2001", technician_id="T01", body="All good", created_at=start))
-        s.commit()
-    world.runtime.crm.open_case("J2001", "Follow-up", "second visit")
+    world.add_job("J2001", "T01", datetime(2026, 11, 24, 23, 0, tzinfo=UTC), 4, "Follow-up",  # 15:00 local
+                  closed_after_hours=5, note="All good")
     job_closed("J2001")
     sheets = world.state("gusto", "time_sheets")
     assert len(sheets) == 1 and sheets[0]["uuid"] == sheet["uuid"]
@@ -198,16 +188,8 @@ def test_an_edited_note_is_updated_not_duplicated(world) -> None:
 
 
 def test_two_jobs_of_one_technician_at_once_leave_the_right_day_total(world) -> None:
-    with Session(world.runtime.engine) as s:  # a second job for T01 the same day, after J1001
-        first = s.get(Job, "J1001")
-        start = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
-        s.add(Job(id="J4001", customer_id=first.customer_id, site_id=first.site_id, status=JobStatus.CLOSED,
-                  description="Second call", resolution="ok", closed_at=start + timedelta(hours=3)))
-        s.flush()
-        s.add(TimeEntry(id="E-4001", job_id="J4001", technician_id="T01", kind=EntryKind.WORK, start=start,
-                        end=start + timedelta(hours=2)))
-        s.commit()
-    world.runtime.crm.open_case("J4001", "Second call", "")
+    # a second job for T01 the same day, after J1001
+    world.add_job("J4001", "T01", datetime(2026, 11, 25, 0, 0, tzinfo=UTC), 2, "Second call")
     world.faults_all(latency_ms=40)
     assert run_concurrently(lambda: job_closed("J1001"), lambda: job_closed("J4001")) == []
     from tasks.timesheets import payroll_settings, week_start_of, week_timesheets

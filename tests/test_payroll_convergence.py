@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from flows.job_closed import job_closed
-from models.canonical import EntryKind, Job, JobStatus, TimeEntry
+from models.canonical import EntryKind, Job, TimeEntry
 from tasks.hours import PayrollSettings
 from tasks.timesheets import workday_of
 
@@ -24,16 +24,7 @@ def test_moving_an_entry_to_another_day_clears_the_old_day(world) -> None:
     job_closed("J1001")
     [before] = world.state("gusto", "time_sheets")
     assert before["metadata"]["workday"] == "2026-11-24" and _hours(before) > 0
-    with Session(world.runtime.engine) as s:  # the dispatcher corrects the date: it was the 25th
-        for e in s.exec(select(TimeEntry).where(TimeEntry.job_id == "J1001")):
-            e.start, e.end = e.start + timedelta(days=1), e.end + timedelta(days=1)
-            s.add(e)
-        s.commit()
-    with Session(world.runtime.engine) as s:
-        job = s.get(Job, "J1001")
-        job.closed_at = job.closed_at + timedelta(days=1)
-        s.add(job)
-        s.commit()
+    world.shift_job("J1001", timedelta(days=1))  # the dispatcher corrects the date: it was the 25th
     job_closed("J1001")
     sheets = {s["metadata"]["workday"]: s for s in world.state("gusto", "time_sheets")}
     assert set(sheets) == {"2026-11-24", "2026-11-25"}
@@ -63,22 +54,14 @@ def test_lookup_finds_the_sheet_when_the_workday_starts_at_four(world, monkeypat
 
 
 def test_quarantined_work_is_not_paid_through_another_job(world) -> None:
-    with Session(world.runtime.engine) as s:  # a second job for T01 later that day
-        first = s.get(Job, "J1001")
-        start = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 16:00 local
-        s.add(Job(id="J3001", customer_id=first.customer_id, site_id=first.site_id, status=JobStatus.CLOSED,
-                  description="Second visit", resolution="ok", closed_at=start + timedelta(hours=3)))
-        s.flush()
-        s.add(TimeEntry(id="E-second", job_id="J3001", technician_id="T01", kind=EntryKind.WORK, start=start,
-                        end=start + timedelta(hours=2)))
-        s.commit()
-    world.runtime.crm.open_case("J3001", "Second visit", "")
+    start = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 16:00 local: a second job for T01 later that day
+    world.add_job("J3001", "T01", start, 2, "Second visit")
     job_closed("J1001")
     job_closed("J3001")
     [sheet] = world.state("gusto", "time_sheets")
     with_both = _hours(sheet)
     with Session(world.runtime.engine) as s:  # J3001 is edited into nonsense and fails its gate
-        s.get(TimeEntry, "E-second").end = start + timedelta(hours=17)
+        s.get(TimeEntry, "E-J3001").end = start + timedelta(hours=17)
         s.get(Job, "J3001").closed_at = start + timedelta(hours=18)
         s.commit()
     with pytest.raises(Exception, match="quarantined"):
@@ -105,14 +88,7 @@ def test_workday_of_on_dst_days(local, workday) -> None:
 def test_moving_an_entry_to_another_week_clears_the_old_week(world) -> None:
     job_closed("J1003")
     [before] = world.state("gusto", "time_sheets")
-    with Session(world.runtime.engine) as s:  # it happened a week later
-        for e in s.exec(select(TimeEntry).where(TimeEntry.job_id == "J1003")):
-            e.start, e.end = e.start + timedelta(days=7), e.end + timedelta(days=7)
-            s.add(e)
-        job = s.get(Job, "J1003")
-        job.closed_at = job.closed_at + timedelta(days=7)
-        s.add(job)
-        s.commit()
+    world.shift_job("J1003", timedelta(days=7))  # it happened a week later
     job_closed("J1003")
     sheets = {s["metadata"]["workday"]: s for s in world.state("gusto", "time_sheets")}
     assert set(sheets) == {"2026-11-24", "2026-12-01"}
