@@ -1,4 +1,12 @@
-"""job_closed(job_id): validate, then resolve the case, upsert hours and invoice — concurrently, once."""
+"""job_closed(job_id): validate, then resolve the case, upsert hours and invoice — concurrently, once.
+
+The run ends in a state an operator can tell apart at a glance:
+- `Completed`: every branch posted (or had nothing new to post);
+- `Quarantined` (type Failed): the quality gate held the job back, nothing was posted;
+- `NeedsReview` (type Failed): a changed invoice that was already sent or paid is left for finance;
+- `Superseded` (type Completed): the job changed after validation and a newer event's run posts it;
+- `Failed`: a branch failed for another reason (the failure artifact says which and why).
+"""
 
 from __future__ import annotations
 
@@ -7,66 +15,72 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.futures import wait
+from prefect.states import Completed, Failed, State
 
+from flows.logs import route_fieldbridge_logs
+from flows.report import failure_markdown, origin_markdown, summary_markdown
+from models import inbox
 from tasks.effect_tasks import accounting_effect, crm_effect, payroll_effect
-from tasks.quality import artifact_key, quality_gate
+from tasks.effects import InvoiceNeedsReview
+from tasks.quality import QualityGateFailed, artifact_key, quality_gate
 from tasks.runtime import get_runtime
+from tasks.snapshot import JobChanged
 
-
-def summary_markdown(job_id: str, crm: dict, payroll: dict, accounting: dict) -> str:
-    lines = [f"# Job {job_id} posted", "", "| system | record | detail |", "|---|---|---|"]
-    lines.append(f"| {crm['system']} | ticket `{crm['ticket_id']}` | resolved; notes: "
-                 f"{', '.join(f'`{n}`' for n in crm['note_ids']) or 'none'} |")
-    for sheet in payroll["timesheets"]:
-        lines.append(
-            f"| {payroll['system']} | timesheet `{sheet['timesheet_id']}` | {sheet['technician_id']} "
-            f"{sheet['workday']}: {sheet['regular']} reg, {sheet['overtime']} OT, {sheet['double_time']} DT, "
-            f"{sheet['travel']} travel |"
-        )
-    lines.append(f"| {accounting['system']} | invoice `{accounting['invoice_id']}` | number {accounting['number']}, "
-                 f"total {accounting['total']} {accounting['currency']} |")
-    return "\n".join(lines)
-
-
-def failure_markdown(job_id: str, done: dict[str, Any], errors: list[str]) -> str:
-    lines = [f"# Job {job_id}: {len(errors)} of 3 branches failed", "",
-             "Branches that succeeded are recorded in the effect ledger and will not be repeated; "
-             "fix the cause and rerun the flow to finish the rest.", "", "| branch | outcome |", "|---|---|"]
-    lines += [f"| {name} | posted |" for name in done]
-    lines += [f"| {err.split(':', 1)[0]} | **failed**: {err.split(':', 1)[1].strip()} |" for err in errors]
-    return "\n".join(lines)
+route_fieldbridge_logs()
 
 
 @flow(name="job-closed", flow_run_name="job-closed-{job_id}", log_prints=False)
-def job_closed(job_id: str) -> dict[str, Any]:
-    """The DAG for one closed job. Effects are independent branches after the quality gate."""
+def job_closed(job_id: str, event_id: str | None = None, replaces: str | None = None) -> dict[str, Any] | State:
+    """The DAG for one closed job. Effects are independent branches after the quality gate.
+
+    `event_id` names the inbox event that started the run (the ingress sets it); `replaces` the flow run
+    this one reruns (backfill, `fieldbridge rerun`, quarantine release). Both are shown in the artifacts.
+    """
     logger = get_run_logger()
     rt = get_runtime()
-    validated = quality_gate(job_id)  # each branch refuses data that changed after this point
+    origin = origin_markdown(rt, event_id, replaces)
+    try:
+        validated = quality_gate(job_id)  # each branch refuses data that changed after this point
+    except QualityGateFailed as exc:
+        return Failed(name="Quarantined", message=str(exc), data=exc)
     branches = {"crm": (crm_effect, rt.crm.system), "payroll": (payroll_effect, rt.payroll.system),
                 "accounting": (accounting_effect, rt.accounting.system)}
     futures = {name: task.with_options(tags=[name, system]).submit(job_id, validated)
                for name, (task, system) in branches.items()}
     wait(list(futures.values()))
     results: dict[str, Any] = {}
-    errors = []
+    errors: dict[str, BaseException] = {}
     for name, future in futures.items():
         try:
             results[name] = future.result()
         except Exception as exc:  # report every failed branch, not only the first
-            errors.append(f"{name}: {exc}")
+            errors[name] = exc
     if errors:
         create_markdown_artifact(
-            markdown=failure_markdown(job_id, results, errors),
+            markdown=failure_markdown(job_id, results, errors, origin),
             key=artifact_key("job-failed", job_id),
             description=f"Job {job_id}: what posted and what did not",
         )
-        raise RuntimeError(f"job {job_id}: " + " | ".join(errors))
+        return _failed_state(rt, job_id, event_id, errors)
     create_markdown_artifact(
-        markdown=summary_markdown(job_id, results["crm"], results["payroll"], results["accounting"]),
+        markdown=summary_markdown(rt, job_id, results, origin),
         key=artifact_key("job-closed", job_id),
         description=f"What job {job_id} posted to each system",
     )
     logger.info("job %s: ticket %s, %d timesheets, invoice %s total %s", job_id, results["crm"]["ticket_id"],
                 len(results["payroll"]["timesheets"]), results["accounting"]["number"], results["accounting"]["total"])
     return {"job_id": job_id, **results}
+
+
+def _failed_state(rt: Any, job_id: str, event_id: str | None, errors: dict[str, BaseException]) -> State:
+    message = f"job {job_id}: " + " | ".join(f"{name}: {exc}" for name, exc in errors.items())
+    first = next(iter(errors.values()))
+    if all(isinstance(e, JobChanged) for e in errors.values()) and event_id is not None:
+        newest = inbox.latest_for_job(rt.engine, job_id)
+        if newest is not None and newest.event_id != event_id:
+            return Completed(name="Superseded", message=f"job {job_id} changed after validation; the run for "
+                             f"event {newest.event_id} posts the new data")
+    if any(isinstance(e, InvoiceNeedsReview) for e in errors.values()):
+        review = next(e for e in errors.values() if isinstance(e, InvoiceNeedsReview))
+        return Failed(name="NeedsReview", message=message, data=review)
+    return Failed(message=message, data=first if len(errors) == 1 else RuntimeError(message))

@@ -74,12 +74,40 @@ class ValidatedJob(SQLModel, table=True):
     # moves to another week, the old week is recomputed (and cleared) too
 
 
-class InboundEvent(SQLModel, table=True):
-    """The inbox: webhook deliveries stored durably before they are acknowledged."""
+class InboxStatus(StrEnum):
+    RECEIVED = "received"  # stored and applied; a flow run is due (the sweeper starts it if the ingress could not)
+    STARTED = "started"  # its flow run exists (flow_run_id)
+    APPLIED = "applied"  # stored and applied; no run is due (e.g. job.reopened)
+    SUPERSEDED = "superseded"  # older than the snapshot already stored: kept, not applied, no run
 
-    event_id: str = Field(primary_key=True)
+
+class InboxEvent(SQLModel, table=True):
+    """The inbox: every accepted delivery, stored in the same transaction as its canonical upsert, before
+    the sender gets its 2xx. Unique per (source, event id), so a redelivery is recognised, not re-applied."""
+
+    __tablename__ = "inbox_event"
+    __table_args__ = (UniqueConstraint("source", "event_id"),)
+    id: int | None = Field(default=None, primary_key=True)
     source: str
+    event_id: str
     type: str
+    job_id: str = Field(index=True)
+    occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     payload: str = Field(sa_column=Column(Text, nullable=False))
-    received_at: datetime | None = _utc()
+    status: InboxStatus = Field(default=InboxStatus.RECEIVED, index=True)
+    deliveries: int = 1
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_delivery_at: datetime | None = _utc(nullable=True)
     flow_run_id: str | None = None
+    run_started_at: datetime | None = _utc(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))  # why the run could not be started yet
+
+
+class JobSource(SQLModel, table=True):
+    """Which delivered snapshot the canonical rows of a job reflect: an older one never overwrites them."""
+
+    __tablename__ = "job_source"
+    job_id: str = Field(primary_key=True)
+    occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    source: str
+    event_id: str

@@ -55,10 +55,28 @@ class FieldbridgeSettings(BaseSettings):
     gusto_token: SecretStr = SecretStr("gusto-sandbox-token")
     gusto_company_uuid: str = "c0a8f5e2-0000-4000-8000-00000000f1e1"
 
+    # the open API (deployments/ingress.py): comma-separated receiving secrets, any one verifies, so a
+    # secret is rotated by adding the new one, moving senders over, then removing the old one
+    ingress_secrets: SecretStr | None = None
+    ingress_host: str = "127.0.0.1"
+    ingress_port: int = 8700
+    ingress_tolerance_seconds: int = 300
+    ingress_max_body_bytes: int = 1_048_576
+
+    # how runs are started and executed
+    job_closed_deployment: str = "job-closed/job-closed"
+    executor_workers: int = 4  # flow runs `fieldbridge serve` executes at once
+    executor_poll_seconds: float = 1.0  # how often it asks Prefect for scheduled runs (UI retries, schedules)
+    alert_webhook_url: SecretStr | None = None  # failed / quarantined job-closed runs are posted here
+
     credentials_block: str | None = None  # name of a saved FieldbridgeCredentials Prefect block
 
     http_timeout_seconds: float = 20.0
     http_max_attempts: int = 5
+
+    def ingress_secret_list(self) -> list[str]:
+        raw = self.ingress_secrets.get_secret_value() if self.ingress_secrets else ""
+        return [part.strip() for part in raw.split(",") if part.strip()]
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -6,10 +6,12 @@ import os
 from typing import Any
 
 from prefect import task
+from prefect.artifacts import create_markdown_artifact
 from prefect.tasks import exponential_backoff
 
 from connectors.http.errors import is_retryable
 from tasks import effects
+from tasks.quality import artifact_key
 
 RETRIES = int(os.environ.get("FIELDBRIDGE_TASK_RETRIES", "4"))
 BACKOFF = float(os.environ.get("FIELDBRIDGE_TASK_BACKOFF_SECONDS", "2"))
@@ -44,4 +46,9 @@ def payroll_effect(job_id: str, validated: str | None = None) -> dict[str, Any]:
 
 @task(name="accounting-create-invoice", task_run_name="accounting-{job_id}", tags=["accounting"], **_options)
 def accounting_effect(job_id: str, validated: str | None = None) -> dict[str, Any]:
-    return effects.create_invoice(job_id, validated=validated)
+    try:
+        return effects.create_invoice(job_id, validated=validated)
+    except effects.InvoiceNeedsReview as exc:
+        create_markdown_artifact(markdown=exc.markdown(), key=artifact_key("invoice-review", job_id),
+                                 description=f"Job {job_id}: the sent or paid invoice differs from the job now")
+        raise

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from connectors.http.errors import DataError
-from connectors.protocols import CaseNote, CaseResolution, VendorRecord
+from connectors.protocols import CaseNote, CaseResolution, InvoiceDraft, VendorRecord
 from models.integration import ExternalRef, ValidatedJob
 from tasks.hours import HoursInputError, PayrollSettings
 from tasks.invoicing import build_invoice
@@ -171,6 +171,19 @@ def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None
         item_ids[code] = _ensure(rt, "item", code, lambda c=code: acc.find_item(c),
                                  lambda request_key, c=code, n=name, p=price: acc.create_item(c, n, p, request_key))
     key = f"{acc.system}:invoice:{job_id}"
+    updated = False
+
+    def write(existing: VendorRecord | None) -> VendorRecord:
+        nonlocal updated
+        if existing is None:
+            return acc.create_invoice(draft, customer_id, item_ids, rt.ledger.attempt_key(key))
+        if acc.invoice_matches(existing, draft, customer_id, item_ids):
+            return existing  # an earlier attempt landed (or nothing billable changed): write nothing
+        reason = acc.invoice_lock_reason(existing)
+        if reason is not None:
+            raise InvoiceNeedsReview(acc.system, job_id, existing, draft, reason)
+        updated = True
+        return acc.revise_invoice(existing, draft, customer_id, item_ids, rt.ledger.attempt_key(key))
 
     def summarize(r: VendorRecord) -> dict[str, Any]:
         return {"invoice_id": r.id, "number": r.number, "total": str(r.total), "currency": draft.currency}
@@ -178,14 +191,38 @@ def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None
     outcome = rt.ledger.run(
         key, system=acc.system, kind="invoice", job_id=job_id,
         payload={"lines": [(ln.item_code, ln.quantity, ln.unit_price, ln.amount) for ln in draft.lines],
-                 "tax": draft.tax},
+                 "tax": draft.tax, "customer": customer_id},
         lookup=lambda: acc.find_invoice(draft.doc_number),
-        write=lambda _existing: acc.create_invoice(draft, customer_id, item_ids, rt.ledger.attempt_key(key)),
+        write=write,
         summarize=summarize,
+        mutable=True,  # an edit after closing updates the invoice while it is unsent and unpaid
     )
-    result = {"system": acc.system, **outcome.summary, "expected_total": str(draft.total), "written": outcome.written}
+    result = {"system": acc.system, **outcome.summary, "expected_total": str(draft.total),
+              "written": outcome.written, "updated": updated}
     if Decimal(result["total"]) != draft.total:
         # e.g. the company has automated sales tax on and QuickBooks recomputed it: finance should know
         log.warning("invoice %s total %s differs from the computed %s", draft.doc_number, result["total"], draft.total)
         result["total_mismatch"] = True
     return result
+
+
+class InvoiceNeedsReview(DataError):
+    """The job changed after its invoice was sent or paid: finance decides (credit memo, new invoice, nothing)."""
+
+    def __init__(self, system: str, job_id: str, current: VendorRecord, draft: InvoiceDraft, reason: str) -> None:
+        self.job_id, self.current, self.draft, self.reason = job_id, current, draft, reason
+        super().__init__(system, f"invoice {current.number or current.id} for job {job_id} is {reason}; the job "
+                         f"changed since (total now {draft.total} {draft.currency}, invoiced {current.total}): "
+                         "review it in the accounting system — fieldbridge will not change it")
+
+    def markdown(self) -> str:
+        lines = [f"# Invoice {self.current.number or self.current.id} needs review", "",
+                 f"Job **{self.job_id}** changed in the field-service system after its invoice was created, and "
+                 f"the invoice is **{self.reason}**, so fieldbridge did not change it. Decide in the accounting "
+                 "system: a credit memo, a supplementary invoice, or nothing.", "",
+                 f"- invoiced total: **{self.current.total}**", f"- total from the job as it is now: "
+                 f"**{self.draft.total} {self.draft.currency}** (tax {self.draft.tax})", "",
+                 "| line now | item | qty | unit price | amount |", "|---|---|---|---|---|"]
+        lines += [f"| {ln.description} | {ln.item_code} | {ln.quantity} | {ln.unit_price} | {ln.amount} |"
+                  for ln in self.draft.lines]
+        return "\n".join(lines)

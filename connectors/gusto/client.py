@@ -112,5 +112,9 @@ class GustoPayroll:
             raise
         return mapping.record(doc)
 
+    def record_url(self, kind: str, vendor_id: str) -> str | None:
+        base = str(self.http.base_url).rstrip("/")
+        return f"{base}/v1/time_tracking/time_sheets/{vendor_id}" if kind == "timesheet" else None
+
     def close(self) -> None:
         self.http.close()

@@ -68,6 +68,10 @@ class HttpClient:
             headers={"Accept": "application/json", **(default_headers or {})},
         )
 
+    @property
+    def base_url(self) -> httpx.URL:
+        return self._http.base_url
+
     def close(self) -> None:
         self._http.close()
 

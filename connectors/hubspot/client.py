@@ -139,5 +139,11 @@ class HubSpotCRM:
             raise
         return mapping.record(body)
 
+    def record_url(self, kind: str, vendor_id: str) -> str | None:
+        """The record in the API (HubSpot's app URL needs the portal id, which a private-app token hides)."""
+        objects = {"ticket": "tickets", "note": "notes"}.get(kind)
+        base = str(self.http.base_url).rstrip("/")
+        return f"{base}/crm/v3/objects/{objects}/{quote(vendor_id, safe='')}" if objects else None
+
     def close(self) -> None:
         self.http.close()

@@ -172,6 +172,38 @@ class QuickBooksAccounting:
                           mapping.request_id(idempotency_key))
         return mapping.invoice_record(body["Invoice"])
 
+    def invoice_matches(self, current: VendorRecord, draft: InvoiceDraft, customer_id: str,
+                        item_ids: dict[str, str]) -> bool:
+        return mapping.invoice_matches(current.raw, draft, customer_id, item_ids)
+
+    def invoice_lock_reason(self, current: VendorRecord) -> str | None:
+        return mapping.invoice_lock_reason(current.raw)
+
+    def revise_invoice(self, current: VendorRecord, draft: InvoiceDraft, customer_id: str, item_ids: dict[str, str],
+                       idempotency_key: str) -> VendorRecord:
+        """Replace the lines, tax and customer of an unsent, unpaid invoice in place (sparse update)."""
+        body = mapping.invoice_body(draft, customer_id, item_ids)
+        changes = {k: body[k] for k in ("Line", "TxnTaxDetail", "CustomerRef", "TxnDate", "PrivateNote")}
+        return self.update_invoice(current, changes, idempotency_key)
+
+    def send_invoice(self, invoice_id: str, to: str | None, idempotency_key: str) -> VendorRecord:
+        """Email the invoice to the customer (QuickBooks sets EmailStatus=EmailSent)."""
+        params = {"minorversion": MINOR_VERSION, "requestid": mapping.request_id(idempotency_key)}
+        if to:
+            params["sendTo"] = to
+        _, body = self.http.request("POST", f"{self._base}/invoice/{invoice_id}/send", params=params,
+                                    idempotent=True)
+        return mapping.invoice_record(body["Invoice"])
+
+    def record_url(self, kind: str, vendor_id: str) -> str | None:
+        """Where a person finds the record: the QuickBooks app for Intuit hosts, the API for a sandbox."""
+        host = str(self.http.base_url.host)
+        if host.endswith("api.intuit.com"):
+            app = "app.sandbox.qbo.intuit.com" if host.startswith("sandbox") else "app.qbo.intuit.com"
+            return f"https://{app}/app/{kind}?txnId={vendor_id}" if kind == "invoice" else None
+        entity = {"invoice": "invoice", "customer": "customer", "item": "item"}.get(kind)
+        return f"{str(self.http.base_url).rstrip('/')}{self._base}/{entity}/{vendor_id}" if entity else None
+
     def update_invoice(self, current: VendorRecord, changes: dict[str, Any], idempotency_key: str) -> VendorRecord:
         """Sparse update; a stale SyncToken raises ConflictError (QBO 5010)."""
         payload = {"Id": current.id, "SyncToken": current.version, "sparse": True, **changes}

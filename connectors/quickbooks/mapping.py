@@ -46,6 +46,34 @@ def invoice_body(draft: InvoiceDraft, customer_id: str, item_ids: dict[str, str]
     }
 
 
+def _line_key(line: dict[str, Any]) -> tuple[Any, ...]:
+    detail = line.get("SalesItemLineDetail") or {}
+    return (str((detail.get("ItemRef") or {}).get("value")), Decimal(str(detail.get("Qty"))),
+            Decimal(str(detail.get("UnitPrice"))), Decimal(str(line.get("Amount"))),
+            str((detail.get("TaxCodeRef") or {}).get("value")), line.get("Description") or "")
+
+
+def invoice_matches(doc: dict[str, Any], draft: InvoiceDraft, customer_id: str, item_ids: dict[str, str]) -> bool:
+    """Whether the invoice at QuickBooks already says what the draft says (lines, tax, customer, date)."""
+    wanted = invoice_body(draft, customer_id, item_ids)
+    theirs = [_line_key(x) for x in doc.get("Line", []) if x.get("DetailType") == "SalesItemLineDetail"]
+    return (theirs == [_line_key(x) for x in wanted["Line"]]
+            and Decimal(str((doc.get("TxnTaxDetail") or {}).get("TotalTax") or 0)) == draft.tax
+            and (doc.get("CustomerRef") or {}).get("value") == customer_id
+            and doc.get("TxnDate") == wanted["TxnDate"])
+
+
+def invoice_lock_reason(doc: dict[str, Any]) -> str | None:
+    """Why the invoice must not be changed silently any more: it reached the customer, or money came in."""
+    if doc.get("EmailStatus") == "EmailSent":
+        when = (doc.get("DeliveryInfo") or {}).get("DeliveryTime", "")
+        return f"already sent to the customer{' on ' + when if when else ''}"
+    total, balance = Decimal(str(doc.get("TotalAmt", 0))), Decimal(str(doc.get("Balance", 0)))
+    if balance < total:
+        return f"already paid {total - balance} of {total}"
+    return None
+
+
 LINK_PREFIX = "fieldbridge:"
 
 

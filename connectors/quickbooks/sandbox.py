@@ -27,7 +27,7 @@ from connectors.emulator import (
     read_json,
 )
 
-ENTITIES = {"invoice": "Invoice", "customer": "Customer", "item": "Item"}
+ENTITIES = {"invoice": "Invoice", "customer": "Customer", "item": "Item", "payment": "Payment"}
 CENTS = Decimal("0.01")
 
 
@@ -146,20 +146,26 @@ def create_app(
                          f"This number has already been used. DocNumber={doc}")
         return None
 
+    def priced_lines(body: dict[str, Any]) -> tuple[list[dict[str, Any]], Decimal, Decimal]:
+        """Numbered lines plus the SubTotalLine QuickBooks appends, the subtotal and the total."""
+        tax = Decimal((body.get("TxnTaxDetail") or {}).get("TotalTax") or 0)
+        items = [line for line in body["Line"] if line.get("DetailType") == "SalesItemLineDetail"]
+        subtotal = sum((line["Amount"] for line in items), Decimal(0))
+        lines = [{**line, "Id": str(n), "LineNum": n} for n, line in enumerate(items, 1)]
+        lines.append({"Amount": subtotal, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
+        return lines, subtotal, subtotal + tax
+
     def create_invoice(body: dict[str, Any]) -> tuple[int, dict]:
         problem = validate_invoice(body)
         if problem:
             return 400, problem
         inv_id = str(store.next_id("Invoice", start=130))
-        tax = Decimal((body.get("TxnTaxDetail") or {}).get("TotalTax") or 0)
-        subtotal = sum((line["Amount"] for line in body["Line"]), Decimal(0))
-        lines = [{**line, "Id": str(n), "LineNum": n} for n, line in enumerate(body["Line"], 1)]
-        lines.append({"Amount": subtotal, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
+        lines, _, total = priced_lines(body)
         invoice = {
             **body, "Id": inv_id, "SyncToken": "0", "domain": "QBO", "sparse": False, "MetaData": meta(),
-            "Line": lines, "TxnTaxDetail": {"TotalTax": tax}, "TotalAmt": subtotal + tax,
-            "Balance": subtotal + tax, "CurrencyRef": body.get("CurrencyRef") or {"value": "USD"},
-            "DocNumber": body.get("DocNumber") or inv_id,
+            "Line": lines, "TxnTaxDetail": {"TotalTax": total - lines[-1]["Amount"]}, "TotalAmt": total,
+            "Balance": total, "CurrencyRef": body.get("CurrencyRef") or {"value": "USD"},
+            "DocNumber": body.get("DocNumber") or inv_id, "EmailStatus": "NotSet",
         }
         store.put("Invoice", inv_id, invoice)
         return 200, {"Invoice": invoice, "time": _time()}
@@ -173,11 +179,43 @@ def create_app(
                               "Stale Object Error : You and another user were working on the same thing. "
                               "Please try again")
         changes = {k: v for k, v in body.items() if k not in {"Id", "SyncToken", "sparse"}}
+        if "Line" in changes:
+            problem = validate_invoice({**current, **changes, "DocNumber": None})
+            if problem:
+                return 400, problem
+        paid = current["TotalAmt"] - current["Balance"]
         current.update(changes)
+        if "Line" in changes or "TxnTaxDetail" in changes:  # QuickBooks recomputes the totals on update
+            lines, _, total = priced_lines(current)
+            current.update(Line=lines, TotalAmt=total, Balance=total - paid,
+                           TxnTaxDetail={"TotalTax": total - lines[-1]["Amount"]})
         current["SyncToken"] = str(int(current["SyncToken"]) + 1)
         current["MetaData"]["LastUpdatedTime"] = _time()
         store.put("Invoice", current["Id"], current)
         return 200, {"Invoice": current, "time": _time()}
+
+    def create_payment(body: dict[str, Any]) -> tuple[int, dict]:
+        """A payment applied to invoices through `Line[].LinkedTxn` lowers their Balance."""
+        total = body.get("TotalAmt")
+        if not isinstance(total, Decimal) or total <= 0:
+            return 400, fault("2020", "Required param missing, need to supply the required value for the API",
+                              "Required parameter TotalAmt is missing in the request", element="TotalAmt")
+        for line in body.get("Line") or []:
+            for linked in line.get("LinkedTxn") or []:
+                invoice = store.get("Invoice", str(linked.get("TxnId")))
+                if linked.get("TxnType") != "Invoice" or invoice is None:
+                    return 400, fault("2500", "Invalid Reference Id",
+                                      f"Invalid Reference Id : Invoice {linked.get('TxnId')} not found")
+        pay_id = str(store.next_id("Payment", start=300))
+        for line in body.get("Line") or []:
+            for linked in line.get("LinkedTxn") or []:
+                invoice = store.get("Invoice", str(linked["TxnId"]))
+                invoice["Balance"] = max(Decimal(0), invoice["Balance"] - Decimal(line.get("Amount") or 0))
+                invoice["SyncToken"] = str(int(invoice["SyncToken"]) + 1)
+                store.put("Invoice", invoice["Id"], invoice)
+        doc = {**body, "Id": pay_id, "SyncToken": "0", "MetaData": meta()}
+        store.put("Payment", pay_id, doc)
+        return 200, {"Payment": doc, "time": _time()}
 
     def create_named(entity: str, body: dict[str, Any]) -> tuple[int, dict]:
         name_field = "DisplayName" if entity == "Customer" else "Name"
@@ -192,6 +230,28 @@ def create_app(
         doc = {**body, "Id": new_id, "SyncToken": "0", "Active": True, "MetaData": meta()}
         store.put(entity, new_id, doc)
         return 200, {entity: doc, "time": _time()}
+
+    @app.post("/v3/company/{realm}/invoice/{invoice_id}/send")
+    async def send_invoice(realm: str, invoice_id: str, request: Request, sendTo: str | None = None,
+                           requestid: str | None = None) -> ExactJSONResponse:
+        """Email the invoice: EmailStatus becomes EmailSent and DeliveryInfo records when."""
+        replay_key = f"{realm}:send:{requestid}" if requestid else None
+        if replay_key and (seen := store.get("requestid", replay_key)) is not None:
+            return ExactJSONResponse(seen["body"], status_code=seen["status"])
+        invoice = store.get("Invoice", invoice_id)
+        if invoice is None:
+            return qerr(400, fault("610", "Object Not Found", f"Object Not Found : Invoice {invoice_id}"))
+        address = sendTo or (invoice.get("BillEmail") or {}).get("Address")
+        if not address:
+            return qerr(400, fault("2050", "Email Address is missing", "The invoice has no BillEmail and no sendTo"))
+        invoice.update(EmailStatus="EmailSent", BillEmail={"Address": address},
+                       DeliveryInfo={"DeliveryType": "Email", "DeliveryTime": _time()})
+        invoice["SyncToken"] = str(int(invoice["SyncToken"]) + 1)
+        store.put("Invoice", invoice_id, invoice)
+        result = {"Invoice": invoice, "time": _time()}
+        if replay_key:
+            store.put("requestid", replay_key, {"status": 200, "body": result})
+        return ExactJSONResponse(result)
 
     @app.post("/v3/company/{realm}/batch")
     async def batch(realm: str, request: Request, requestid: str | None = None) -> ExactJSONResponse:
@@ -217,6 +277,8 @@ def create_app(
                     status, out = 400, fault("4000", "Unsupported Operation", f"bId {bid}: unsupported operation")
                 elif entity == "Invoice":
                     status, out = (update_invoice if item["Invoice"].get("Id") else create_invoice)(item["Invoice"])
+                elif entity == "Payment":
+                    status, out = create_payment(item["Payment"])
                 else:
                     status, out = create_named(entity, item[entity])
                 out.pop("time", None)
@@ -240,6 +302,8 @@ def create_app(
             status, out = 400, fault("2310", "Invalid Request", "Request has invalid or unsupported property")
         elif ENTITIES[entity] == "Invoice":
             status, out = update_invoice(body) if body.get("Id") else create_invoice(body)
+        elif ENTITIES[entity] == "Payment":
+            status, out = create_payment(body)
         else:
             status, out = create_named(ENTITIES[entity], body)
         if replay_key:
