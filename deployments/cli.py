@@ -4,17 +4,36 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from deployments.cli_hours import hours_command
+from deployments.cli_ops import quarantine_app, rerun_command
+
+if TYPE_CHECKING:
+    from models.settings import FieldbridgeSettings
 
 app = typer.Typer(help="fieldbridge: a closed field-service job reaches CRM, payroll and accounting exactly once.",
                   no_args_is_help=True, add_completion=False)
 app.command("hours", help="Preview how a CSV of time entries will be paid (regular / overtime / double time).")(
     hours_command
 )
+app.add_typer(quarantine_app, name="quarantine")
+app.command("rerun")(rerun_command)
+
+EXIT_CONFIG = 3
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings(home: Path | None) -> FieldbridgeSettings:
+    from models.settings import FieldbridgeSettings
+
+    return FieldbridgeSettings(home=home) if home is not None else FieldbridgeSettings()
 
 
 @app.command()
@@ -25,12 +44,11 @@ def demo(
         ".fieldbridge"),
     prefect_port: Annotated[int, typer.Option(help="Port of the local Prefect server (reused if running).")] = 4200,
     workers: Annotated[int, typer.Option(min=1, max=16, help="Jobs processed at once.")] = 4,
-    server: Annotated[bool, typer.Option(help="Start a local Prefect server (--no-server: ephemeral API).")] = True,
 ) -> None:
-    """Run the main job on the embedded default: SQLite, sandboxes on loopback, a local Prefect server."""
+    """Run the main job on the embedded default: SQLite, sandboxes, a local Prefect server, the ingress."""
     from deployments.demo import run_demo
 
-    raise typer.Exit(run_demo(jobs, keep_running, home, prefect_port, workers, use_server=server))
+    raise typer.Exit(run_demo(jobs, keep_running, home, prefect_port, workers))
 
 
 @app.command()
@@ -137,11 +155,94 @@ def effects(
 
 
 @app.command()
-def serve() -> None:
-    """Serve every deployment from this process (embedded; needs a Prefect API)."""
-    from deployments.serve import serve_all
+def serve(
+    home: Annotated[Path | None, typer.Option(help="fieldbridge home (database, local Prefect server).")] = None,
+    port: Annotated[int | None, typer.Option(help="Ingress port (default FIELDBRIDGE_INGRESS_PORT, 8700).")] = None,
+    prefect_port: Annotated[int, typer.Option(help="Port of the local Prefect server, if one is started.")] = 4200,
+    ingress: Annotated[bool, typer.Option(help="Also run the webhook ingress (--no-ingress: flows only).")] = True,
+    project_file: Annotated[Path | None, typer.Option(help="The prefect.yaml to serve.")] = None,
+) -> None:
+    """Serve every deployment prefect.yaml declares, plus the ingress, from this process."""
+    from deployments.serve import use_prefect_api
 
-    serve_all()
+    settings = _settings(home)
+    if ingress and not settings.ingress_secret_list():
+        _fail("FIELDBRIDGE_INGRESS_SECRETS is not set: the ingress needs at least one signing secret "
+              "(comma-separated; any one verifies). Or run with --no-ingress.", EXIT_CONFIG)
+    try:
+        prefect = use_prefect_api(settings.home, prefect_port)
+    except RuntimeError as exc:
+        _fail(f"could not start a local Prefect server: {exc}", EXIT_CONFIG)
+    from deployments.project import PROJECT_FILE, ProjectFileError
+    from deployments.serve import serve_forever, start_service
+
+    try:
+        service = start_service(settings, project_file=project_file or PROJECT_FILE, ingress=ingress,
+                                ingress_port=port, prefect=prefect)
+    except ProjectFileError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    import os
+
+    typer.echo(f"Prefect API     {os.environ['PREFECT_API_URL']}")
+    for name in service.deployments:
+        typer.echo(f"serving         {name}")
+    if service.ingress_url:
+        typer.echo(f"ingress         {service.ingress_url}/v1/events  (OpenAPI: {service.ingress_url}/docs)")
+    typer.echo("Ctrl-C stops: in-flight runs finish first.")
+    serve_forever(service)
+
+
+@app.command()
+def ingress(
+    port: Annotated[int | None, typer.Option(help="Port (default FIELDBRIDGE_INGRESS_PORT, 8700).")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface (default FIELDBRIDGE_INGRESS_HOST).")] = None,
+) -> None:
+    """Run only the webhook ingress; runs start on the configured Prefect API's workers (or the sweeper)."""
+    import uvicorn
+
+    settings = _settings(None)
+    if not settings.ingress_secret_list():
+        _fail("FIELDBRIDGE_INGRESS_SECRETS is not set: the ingress needs at least one signing secret", EXIT_CONFIG)
+    from deployments.ingress import create_app
+    from flows.starter import RunStarter
+
+    app = create_app(settings, starter=RunStarter(settings.job_closed_deployment))
+    uvicorn.run(app, host=host or settings.ingress_host, port=port or settings.ingress_port, log_level="warning")
+
+
+@app.command()
+def deploy(
+    project_file: Annotated[Path | None, typer.Option(help="The prefect.yaml to deploy.")] = None,
+    pool_type: Annotated[str, typer.Option(help="Work pool type for pools that do not exist yet.")] = "process",
+) -> None:
+    """`prefect deploy --all` on the configured server, creating the work pool first if it is missing."""
+    import os
+    import subprocess
+
+    from deployments.project import PROJECT_FILE, work_pool_names
+
+    path = (project_file or PROJECT_FILE).resolve()
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail("PREFECT_API_URL is not set: deploy targets a Prefect server (see README, production path)",
+              EXIT_CONFIG)
+    prefect_bin = str(Path(sys.executable).parent / "prefect")
+    for pool in work_pool_names(path):
+        found = subprocess.run([prefect_bin, "work-pool", "inspect", pool], capture_output=True, text=True)
+        if found.returncode != 0:
+            created = subprocess.run([prefect_bin, "work-pool", "create", pool, "--type", pool_type],
+                                     capture_output=True, text=True)
+            if created.returncode != 0:
+                _fail(f"could not create work pool {pool}: {created.stdout}{created.stderr}", EXIT_CONFIG)
+            typer.echo(f"created work pool {pool} ({pool_type})")
+    env = {**os.environ, "FIELDBRIDGE_CHECKOUT": os.environ.get("FIELDBRIDGE_CHECKOUT", str(path.parent))}
+    result = subprocess.run([prefect_bin, "--no-prompt", "deploy", "--all", "--prefect-file", str(path)],
+                            cwd=path.parent, env=env)
+    if result.returncode != 0:
+        _fail("prefect deploy failed (see its output above)", result.returncode)
+    from deployments.automations import ensure_automations
+
+    for name in ensure_automations(_settings(None)):
+        typer.echo(f"automation      {name}")
 
 
 def main() -> None:  # pragma: no cover

@@ -1,12 +1,19 @@
-"""`fieldbridge demo`: the main job on the embedded default, end to end, with nothing to configure."""
+"""`fieldbridge demo`: the main job on the embedded default, end to end, with nothing to configure.
+
+Jobs arrive the way they will in production: a simulated field-service system posts signed
+`job.closed` events (plus a few `job.updated` edits and duplicate deliveries) to the ingress, and the
+served `job-closed` deployment runs them — visible live in the Prefect UI.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import sys
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,10 +22,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from deployments import demo_data, prefect_server, sandboxes
+from deployments import demo_data, sandboxes
 from models.settings import FieldbridgeSettings
 
 DEFAULT_PORTS = {"hubspot": 8701, "quickbooks": 8702, "gusto": 8703}
+DEFAULT_INGRESS_PORT = 8700
+SECRET_FILE = "ingress-secret"
 
 
 def _port_free(port: int) -> bool:
@@ -26,57 +35,8 @@ def _port_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-@dataclass
-class JobOutcome:
-    job_id: str
-    ok: bool
-    result: dict[str, Any] | None
-    error: str | None
-
-
-def run_jobs(job_ids: list[str], workers: int, console: Console) -> list[JobOutcome]:
-    """Run job_closed for each job, a few at a time, with a progress bar."""
-    from flows.job_closed import job_closed
-
-    def one(job_id: str) -> JobOutcome:
-        try:
-            return JobOutcome(job_id, True, job_closed(job_id), None)
-        except Exception as exc:
-            return JobOutcome(job_id, False, None, str(exc))
-
-    outcomes: list[JobOutcome] = []
-    columns = (TextColumn("[bold]closing jobs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.fields[last]}"))
-    with Progress(*columns, console=console, transient=False) as progress:
-        bar = progress.add_task("jobs", total=len(job_ids), last="")
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for future in as_completed([pool.submit(one, j) for j in job_ids]):
-                outcome = future.result()
-                outcomes.append(outcome)
-                progress.update(bar, advance=1, last=f"{outcome.job_id} {'ok' if outcome.ok else 'FAILED'}")
-    return sorted(outcomes, key=lambda o: o.job_id)
-
-
-def results_table(outcomes: list[JobOutcome], tickets: dict[str, str]) -> Table:
-    table = Table(title="What each system now holds, per job (hours: the technician's workday, as sent to Gusto)")
-    for col in ("job", "ticket", "status", "Gusto hours (OT)", "sheets", "invoice", "total"):
-        table.add_column(col, justify="right" if col in ("total", "Gusto hours (OT)") else "left", no_wrap=True)
-    for o in outcomes:
-        if not o.ok or o.result is None:
-            table.add_row(o.job_id, "-", "[red]failed", "-", "-", "-", (o.error or "")[:60])
-            continue
-        crm, payroll, acc = o.result["crm"], o.result["payroll"], o.result["accounting"]
-        hours = sum(Decimal(s["regular"]) + Decimal(s["overtime"]) + Decimal(s["double_time"])
-                    for s in payroll["timesheets"])
-        overtime = sum(Decimal(s["overtime"]) + Decimal(s["double_time"]) for s in payroll["timesheets"])
-        table.add_row(o.job_id, crm["ticket_id"], tickets.get(crm["ticket_id"], "?"),
-                      f"{hours:.2f} ({overtime:.2f})", str(len(payroll["timesheets"])),
-                      f"{acc['number']} #{acc['invoice_id']}", f"{acc['total']} {acc['currency']}")
-    return table
-
-
 def prepare_company(settings: FieldbridgeSettings, jobs: int) -> demo_data.DemoCompany:
-    """Create the schema, load the demo company into the FSM tables and seed the vendors' side."""
+    """Tests' and benchmarks' shortcut: load the whole company into the FSM tables and seed the vendors."""
     from models.db import create_schema, get_engine
 
     engine = get_engine(settings.resolved_database_url())
@@ -87,12 +47,127 @@ def prepare_company(settings: FieldbridgeSettings, jobs: int) -> demo_data.DemoC
     return company
 
 
+def prepare_setup(settings: FieldbridgeSettings, jobs: int) -> demo_data.DemoCompany:
+    """The demo's start: company configuration and the vendors' side; the jobs come through the ingress."""
+    from models.db import create_schema, get_engine
+
+    engine = get_engine(settings.resolved_database_url())
+    create_schema(engine)
+    company = demo_data.generate(jobs=jobs)
+    demo_data.load_setup(company, engine)
+    sandboxes.seed(company, settings)
+    return company
+
+
+def ingress_secret(home: Path) -> str:
+    """The demo's signing secret: FIELDBRIDGE_INGRESS_SECRETS if set, else one generated into the home (0600)."""
+    configured = os.environ.get("FIELDBRIDGE_INGRESS_SECRETS", "").split(",")[0].strip()
+    if configured:
+        return configured
+    path = home / SECRET_FILE
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("whsec_" + secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def deliveries(company: demo_data.DemoCompany) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What the simulated FSM sends: every job closed (every fifth one delivered twice, as webhooks
+    are), then edits after closing for a few jobs (a late note, a corrected time entry)."""
+    from deployments import fsm_simulator
+
+    closed = []
+    for n, job in enumerate(company.jobs):
+        evt = fsm_simulator.event(company, job)
+        closed.append(evt)
+        if n % 5 == 4:
+            closed.append(evt)  # a duplicate delivery: answered 200, starts nothing
+    edits = [fsm_simulator.edited(company, job, n) for n, job in enumerate(company.jobs) if n % 7 == 3]
+    return closed, edits
+
+
+def post_all(url: str, secret: str, events: list[dict[str, Any]], workers: int) -> list[int]:
+    import httpx
+
+    from deployments import fsm_simulator
+
+    with httpx.Client(timeout=30) as client, ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda e: fsm_simulator.post(client, url, secret, e).status_code, events))
+
+
+def wait_for_jobs(engine: Any, job_ids: list[str], console: Console, timeout: float = 600) -> dict[str, str]:
+    """Poll until the latest run of every job is final; job id → its final state name."""
+    from flows.starter import wait_for_runs
+    from models import inbox
+
+    deadline = time.monotonic() + timeout
+    runs: dict[str, str] = {}
+    while time.monotonic() < deadline:  # the ingress starts runs just after answering: collect their ids
+        runs = {row.flow_run_id: row.job_id for job in job_ids
+                if (row := inbox.latest_for_job(engine, job)) is not None and row.flow_run_id}
+        if len(runs) == len(job_ids):
+            break
+        time.sleep(0.2)
+    columns = (TextColumn("[bold]jobs posted"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        bar = progress.add_task("jobs", total=len(runs))
+        states = wait_for_runs(list(runs), timeout=max(1.0, deadline - time.monotonic()), poll=0.5,
+                               on_progress=lambda done, _t: progress.update(bar, completed=done))
+    return {runs[r]: (s.name if s else "unknown") for r, s in states.items()} | {
+        j: "no run" for j in job_ids if j not in runs.values()}
+
+
+def results_table(engine: Any, settings: FieldbridgeSettings, job_ids: list[str], outcome: dict[str, str],
+                  tickets: dict[str, str]) -> Table:
+    """What each system now holds per job, read from the effect ledger (the record of what was written)."""
+    import json
+
+    from sqlmodel import Session, select
+
+    from models.canonical import TimeEntry
+    from models.integration import Effect
+    from tasks.timesheets import payroll_settings, workday_of
+
+    ps = payroll_settings(settings)
+    with Session(engine) as s:
+        effects = {e.key: e for e in s.exec(select(Effect))}
+        entries = defaultdict(set)
+        for e in s.exec(select(TimeEntry).where(TimeEntry.job_id.in_(job_ids))):  # type: ignore[attr-defined]
+            entries[e.job_id].add((e.technician_id, workday_of(e.start, ps).isoformat()))
+
+    def summary(key: str) -> dict[str, Any]:
+        row = effects.get(key)
+        return json.loads(row.summary) if row is not None and row.summary else {}
+
+    table = Table(title="What each system now holds, per job (hours: the technician's workday, as sent to Gusto)")
+    for col in ("job", "run", "ticket", "case", "Gusto hours (OT)", "invoice", "total"):
+        table.add_column(col, justify="right" if col in ("total", "Gusto hours (OT)") else "left", no_wrap=True)
+    for job_id in job_ids:
+        ticket = summary(f"{settings.crm_system}:ticket:{job_id}")
+        invoice = summary(f"{settings.accounting_system}:invoice:{job_id}")
+        sheets = [summary(f"{settings.payroll_system}:timesheet:{t}:{d}") for t, d in sorted(entries[job_id])]
+        hours = sum((Decimal(x.get("regular", 0)) + Decimal(x.get("overtime", 0)) + Decimal(x.get("double_time", 0))
+                     for x in sheets), Decimal(0))
+        overtime = sum((Decimal(x.get("overtime", 0)) + Decimal(x.get("double_time", 0)) for x in sheets), Decimal(0))
+        state = outcome.get(job_id, "?")
+        style = "green" if state in ("Completed", "Superseded") else "red"
+        table.add_row(job_id, f"[{style}]{state}[/]", ticket.get("ticket_id", "-"),
+                      tickets.get(ticket.get("ticket_id", ""), "-"), f"{hours:.2f} ({overtime:.2f})",
+                      f"{invoice.get('number', '-')} #{invoice.get('invoice_id', '-')}",
+                      f"{invoice.get('total', '-')} {invoice.get('currency', '')}")
+    return table
+
+
 def run_demo(jobs: int, keep_running: bool, home: Path, prefect_port: int, workers: int = 4,
-             use_server: bool = True, console: Console | None = None) -> int:
-    console = console or Console(width=None if sys.stdout.isatty() else 120, emoji=False)
+             console: Console | None = None) -> int:
+    console = console or Console(width=None if sys.stdout.isatty() else 140, emoji=False)
     os.environ["FIELDBRIDGE_HOME"] = str(home)
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ["FIELDBRIDGE_EXECUTOR_WORKERS"] = str(workers)
+    secret = ingress_secret(home)
+    os.environ.setdefault("FIELDBRIDGE_INGRESS_SECRETS", secret)
     settings = FieldbridgeSettings(home=home)
     ports = {s: (p if _port_free(p) else 0) for s, p in DEFAULT_PORTS.items()}
     console.print(f"[bold]fieldbridge demo[/] — {settings.company_name}, home [cyan]{home}[/]")
@@ -100,55 +175,75 @@ def run_demo(jobs: int, keep_running: bool, home: Path, prefect_port: int, worke
     os.environ.update(running.env())
     for system in sandboxes.SYSTEMS:
         console.print(f"  sandbox {system:<10} {running.url(system)}")
-    server = None
+    service = None
+    prefect = None
     try:
-        if use_server:
-            with console.status("starting the local Prefect server (about 30 s the first time)…"):
-                server = prefect_server.start(home / "prefect", port=prefect_port)
-            os.environ["PREFECT_API_URL"] = server.api_url
-            console.print(f"  Prefect UI      {server.ui_url}")
-        return _run(jobs, keep_running, settings, running, server, workers, console)
+        from deployments.serve import use_prefect_api
+
+        with console.status("starting the local Prefect server (about 30 s the first time)…"):
+            prefect = use_prefect_api(home, prefect_port)
+        console.print(f"  Prefect UI      {os.environ['PREFECT_API_URL'].removesuffix('/api')}")
+        from deployments.serve import start_service
+        from tasks.runtime import reset_runtime
+
+        reset_runtime()
+        settings = FieldbridgeSettings()
+        company = prepare_setup(settings, jobs)
+        with console.status("serving the deployments from prefect.yaml (and loading the quality suites)…"):
+            service = start_service(settings, ingress_port=DEFAULT_INGRESS_PORT if _port_free(
+                DEFAULT_INGRESS_PORT) else 0, prefect=prefect)
+        console.print(f"  ingress         {service.ingress_url}/v1/events")
+        return _run(company, settings, service, running, workers, console, keep_running)
     finally:
         if not keep_running:
+            if service is not None:
+                service.stop()
+            elif prefect is not None:
+                prefect.stop()
             running.stop()
-            if server is not None:
-                server.stop()
 
 
-def _run(jobs: int, keep_running: bool, settings: FieldbridgeSettings, running: sandboxes.RunningSandboxes,
-         server: prefect_server.LocalPrefectServer | None, workers: int, console: Console) -> int:
-    from tasks.runtime import get_runtime, reset_runtime
+def _run(company: demo_data.DemoCompany, settings: FieldbridgeSettings, service: Any,
+         running: sandboxes.RunningSandboxes, workers: int, console: Console, keep_running: bool) -> int:
+    from models.db import get_engine
     from tasks.timesheets import payroll_settings
 
-    reset_runtime()
-    settings = FieldbridgeSettings()
-    company = prepare_company(settings, jobs)
     ps = payroll_settings(settings)
     console.print(
         f"  payroll rules   {ps.jurisdiction}, time zone {ps.timezone}, workday starts {ps.workday_start:%H:%M}, "
-        f"workweek starts {['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'][ps.workweek_start]}"
-    )
-    console.print(f"  company data    {len(company.technicians)} technicians, {len(company.customers)} customers, "
-                  f"{len(company.jobs)} closed jobs on {demo_data.DEMO_DAY}")
-    get_runtime()
-    with console.status("loading the quality suites…"):
-        from tasks.validate import warm_up
-
-        warm_up()  # import Great Expectations once, before the worker threads need it
-    outcomes = run_jobs([j.id for j in company.jobs], workers, console)
+        f"workweek starts {['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'][ps.workweek_start]}")
+    closed, edits = deliveries(company)
+    secret = settings.ingress_secret_list()[0]
+    engine = get_engine(settings.resolved_database_url())
+    job_ids = [j.id for j in company.jobs]
+    started = time.monotonic()
+    codes = post_all(service.ingress_url, secret, closed, workers)
+    console.print(f"  field service   {len(company.jobs)} jobs closed on {demo_data.DEMO_DAY}: "
+                  f"{len(closed)} job.closed deliveries ({len(closed) - len(company.jobs)} duplicates), answered "
+                  + ", ".join(f"{codes.count(c)}×{c}" for c in sorted(set(codes))))
+    outcome = wait_for_jobs(engine, job_ids, console)
+    codes = post_all(service.ingress_url, secret, edits, workers)
+    console.print(f"  field service   {len(edits)} job.updated edits after posting (a late note, a corrected "
+                  f"time entry), answered " + ", ".join(f"{codes.count(c)}×{c}" for c in sorted(set(codes))))
+    outcome = wait_for_jobs(engine, job_ids, console)
     tickets = {t["id"]: ("resolved" if t["properties"]["hs_pipeline_stage"] == "4" else "open")
                for t in _state(running.url("hubspot"), "tickets")}
-    console.print(results_table(outcomes, tickets))
-    failed = [o for o in outcomes if not o.ok]
-    console.print(f"[bold]{len(outcomes) - len(failed)} of {len(outcomes)} jobs posted[/]; rerunning the demo "
-                  "posts nothing twice (every write goes through the effect ledger).")
-    if server is not None:
-        console.print(f"Flow runs, task runs and artifacts: {server.ui_url}/runs  (run names: job-closed-<job id>)")
+    console.print(results_table(engine, settings, job_ids, outcome, tickets))
+    failed = [j for j, s in outcome.items() if s not in ("Completed", "Superseded")]
+    console.print(f"[bold]{len(job_ids) - len(failed)} of {len(job_ids)} jobs posted[/] in "
+                  f"{time.monotonic() - started:.1f} s; rerunning the demo posts nothing twice (every write goes "
+                  "through the effect ledger).")
+    ui = os.environ["PREFECT_API_URL"].removesuffix("/api")
+    console.print(f"Flow runs, task runs and artifacts: {ui}/runs  (run names: job-closed-<job id>)")
     if keep_running:
-        from deployments.serve import serve_all
+        from deployments.serve import serve_forever
 
-        console.print("Serving deployments; trigger job-closed/job-closed from the UI. Ctrl-C stops everything.")
-        serve_all()
+        console.print(f"Serving: post events to {service.ingress_url}/v1/events (secret in "
+                      f"{settings.home / SECRET_FILE}) or trigger job-closed from the UI. Ctrl-C stops everything.")
+        try:
+            serve_forever(service)
+        finally:
+            running.stop()
     return 1 if failed else 0
 
 

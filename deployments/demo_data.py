@@ -132,8 +132,19 @@ def generate(jobs: int = 30, seed: int = 1042, day: date = DEMO_DAY) -> DemoComp
                        accounting_customers)
 
 
+def load_setup(company: DemoCompany, engine: Engine) -> None:
+    """What a company configures once, before any job event arrives: the price book, and the id map of
+    customers that already exist in accounting. Jobs, customers and technicians arrive in events."""
+    with Session(engine) as s:
+        for row in company.price_book:
+            s.merge(row)
+        _link_accounting_customers(s, company)
+        s.commit()
+
+
 def load(company: DemoCompany, engine: Engine) -> None:
-    """Upsert the company into the FSM tables (merge by primary key: a rerun duplicates nothing)."""
+    """Upsert the whole company into the FSM tables (merge by primary key: a rerun duplicates nothing).
+    Tests and benchmarks use this shortcut; the demo sends the jobs through the ingress instead."""
     with Session(engine) as s:
         for group in (company.technicians, company.customers, company.sites, company.price_book, company.jobs):
             for row in group:
@@ -142,10 +153,12 @@ def load(company: DemoCompany, engine: Engine) -> None:
         for group in (company.job_technicians, company.entries, company.parts, company.expenses, company.notes):
             for row in group:
                 s.merge(row)
-        for cust_id, vendor_id in company.accounting_customers.items():
-            exists = s.query(ExternalRef).filter_by(
-                system="quickbooks", entity="customer", canonical_id=cust_id).first()
-            if exists is None:
-                s.add(ExternalRef(system="quickbooks", entity="customer", canonical_id=cust_id, vendor_id=vendor_id))
+        _link_accounting_customers(s, company)
         s.commit()
 
+
+def _link_accounting_customers(s: Session, company: DemoCompany) -> None:
+    for cust_id, vendor_id in company.accounting_customers.items():
+        exists = s.query(ExternalRef).filter_by(system="quickbooks", entity="customer", canonical_id=cust_id).first()
+        if exists is None:
+            s.add(ExternalRef(system="quickbooks", entity="customer", canonical_id=cust_id, vendor_id=vendor_id))

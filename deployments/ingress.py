@@ -9,6 +9,7 @@ started off the request path, so a slow or absent Prefect API never slows or los
 from __future__ import annotations
 
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -59,11 +60,26 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return path or "(body)"
 
 
+_SUBPATH = re.compile(r"^[A-Za-z_][\w.\[\]]*$")
+
+
 def _schema_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """One {path, message} per problem; cross-field checks ("time_entries[0].technician_id: …") are
+    reported at the field they name, not at the object that ran them."""
     out = []
     for err in exc.errors(include_url=False, include_input=False):
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tagged-"))))
-        out.append({"path": _field_path(loc), "message": err["msg"]})
+        base = _field_path(loc) if loc else ""
+        if err["type"] != "value_error":
+            out.append({"path": base or "(body)", "message": err["msg"]})
+            continue
+        for part in err["msg"].removeprefix("Value error, ").split("; "):
+            sub, sep, text = part.partition(": ")
+            if sep and _SUBPATH.match(sub):
+                path = sub if not base or sub.startswith(base + ".") else f"{base}.{sub}"
+                out.append({"path": path, "message": text})
+            else:
+                out.append({"path": base or "(body)", "message": part})
     return out
 
 

@@ -27,14 +27,20 @@ class RunStarter:
 
     deployment: str = field(default_factory=lambda: get_settings().job_closed_deployment)
     on_created: Callable[[str], None] | None = None
+    api_url: str | None = None  # a specific Prefect API (default: this process's PREFECT_API_URL)
 
     def start(self, job_id: str, *, key: str, parameters: dict[str, Any] | None = None,
               tags: list[str] | None = None) -> str:
         """Create (or find) the run for `key`; return its id. Raises when Prefect cannot be reached."""
-        from prefect.deployments import run_deployment
+        from contextlib import nullcontext
 
-        run = run_deployment(self.deployment, parameters={"job_id": job_id, **(parameters or {})}, timeout=0,
-                             idempotency_key=key, as_subflow=False, tags=tags)
+        from prefect.deployments import run_deployment
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        scope = temporary_settings({PREFECT_API_URL: self.api_url}) if self.api_url else nullcontext()
+        with scope:
+            run = run_deployment(self.deployment, parameters={"job_id": job_id, **(parameters or {})}, timeout=0,
+                                 idempotency_key=key, as_subflow=False, tags=tags)
         run_id = str(run.id)
         if self.on_created is not None:
             self.on_created(run_id)
@@ -52,3 +58,31 @@ class RunStarter:
             return None
         inbox.mark_started(engine, source, event_id, run_id)
         return run_id
+
+
+def wait_for_runs(run_ids: list[str], *, timeout: float = 3600, poll: float = 1.0,
+                  on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Poll until every run is final (or `timeout`); returns run id → its last state."""
+    import time
+    from uuid import UUID
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    states: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout
+    pending = set(run_ids)
+    with get_client(sync_client=True) as client:
+        while pending and time.monotonic() < deadline:
+            for chunk_start in range(0, len(pending), 200):
+                chunk = sorted(pending)[chunk_start:chunk_start + 200]
+                for run in client.read_flow_runs(
+                        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(r) for r in chunk])), limit=200):
+                    states[str(run.id)] = run.state
+                    if run.state is not None and run.state.is_final():
+                        pending.discard(str(run.id))
+            if on_progress is not None:
+                on_progress(len(run_ids) - len(pending), len(run_ids))
+            if pending:
+                time.sleep(poll)
+    return states

@@ -124,6 +124,15 @@ def due_for_run(engine: Engine, older_than_seconds: float = 5.0, limit: int = 50
             .order_by(InboxEvent.received_at).limit(limit)))
 
 
+def started_run_ids(engine: Engine, limit: int = 5000) -> dict[str, str]:
+    """flow run id → event id for the most recent started events (the sweeper checks them for crashes)."""
+    with Session(engine) as s:
+        rows = s.exec(select(InboxEvent.flow_run_id, InboxEvent.event_id)
+                      .where(InboxEvent.status == InboxStatus.STARTED)
+                      .order_by(InboxEvent.run_started_at.desc()).limit(limit))  # type: ignore[union-attr]
+        return {run_id: event_id for run_id, event_id in rows if run_id}
+
+
 def mark_started(engine: Engine, source: str, event_id: str, flow_run_id: str) -> None:
     with Session(engine) as s:
         s.exec(update(InboxEvent).where(InboxEvent.source == source, InboxEvent.event_id == event_id)  # type: ignore[call-overload]
