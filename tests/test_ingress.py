@@ -80,7 +80,8 @@ def test_a_signed_event_is_stored_with_its_snapshot_before_the_answer(door: Door
     assert (row.event_id, row.type, row.status, row.deliveries) == (evt["id"], "job.closed", InboxStatus.RECEIVED, 1)
     with Session(door.engine) as s:
         job = s.get(Job, "J1001")
-        assert job.status is JobStatus.CLOSED and job.closed_at == datetime.fromisoformat(evt["data"]["job"]["closed_at"])
+        assert job.status is JobStatus.CLOSED
+        assert job.closed_at == datetime.fromisoformat(evt["data"]["job"]["closed_at"])
         entries = list(s.exec(select(TimeEntry).where(TimeEntry.job_id == "J1001")))
         assert {e.id for e in entries} == {e["id"] for e in evt["data"]["time_entries"]}
         tech = s.get(Technician, evt["data"]["technicians"][0]["id"])

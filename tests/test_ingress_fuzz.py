@@ -58,8 +58,10 @@ def test_schema_driven_events_never_get_a_5xx(case: schemathesis.Case, client: T
     STATUSES[answer.status_code] = STATUSES.get(answer.status_code, 0) + 1
 
 
-@given(raw=st.binary(max_size=4096), content_type=st.sampled_from(["application/json", "application/json; charset=utf-8",
-                                                                 "text/plain", ""]))
+CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "text/plain", ""]
+
+
+@given(raw=st.binary(max_size=4096), content_type=st.sampled_from(CONTENT_TYPES))
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 def test_arbitrary_signed_bytes_never_get_a_5xx(raw: bytes, content_type: str, client: TestClient) -> None:
     _check(client.post("/v1/events", content=raw, headers={
