@@ -17,8 +17,9 @@ from models.settings import get_settings
 log = logging.getLogger("fieldbridge.runs")
 
 
-def idempotency_key(source: str, event_id: str) -> str:
-    return f"{source}:{event_id}"
+def idempotency_key(engine: Any, source: str, event_id: str) -> str:
+    """Unique per installation, source and event: a redelivery or the sweeper finds the same run."""
+    return f"{inbox.installation_id(engine)}:{source}:{event_id}"
 
 
 @dataclass
@@ -49,7 +50,7 @@ class RunStarter:
     def start_for_event(self, engine: Any, source: str, event_id: str, job_id: str) -> str | None:
         """Start the run an inbox event is due and record it; on failure record why and leave it to the sweeper."""
         try:
-            run_id = self.start(job_id, key=idempotency_key(source, event_id), parameters={"event_id": event_id},
+            run_id = self.start(job_id, key=idempotency_key(engine, source, event_id), parameters={"event_id": event_id},
                                 tags=[f"event:{event_id}"[:100]])
         except Exception as exc:  # Prefect down or refusing: the event is stored, the sweeper retries
             log.warning("could not start the run for event %s (job %s): %s; the sweeper will retry",

@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +25,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from models.fsm_events import RUN_TYPES, FieldEvent
-from models.integration import InboxEvent, InboxStatus, JobSource
+from models.integration import InboxEvent, InboxStatus, Installation, JobSource
 from models.job_upsert import apply_event
 
 log = logging.getLogger("fieldbridge.inbox")
@@ -50,6 +51,27 @@ class Receipt:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def installation_id(engine: Engine) -> str:
+    """This database's identity (created on first use); part of every run idempotency key."""
+    key = str(engine.url)
+    if key not in _INSTALLATIONS:
+        with Session(engine) as s:
+            row = s.exec(select(Installation)).first()
+            if row is None:
+                s.add(Installation(id=uuid.uuid4().hex, created_at=_now()))
+                try:
+                    s.commit()
+                except IntegrityError:
+                    s.rollback()
+                row = s.exec(select(Installation)).first()
+            assert row is not None
+            _INSTALLATIONS[key] = row.id
+    return _INSTALLATIONS[key]
+
+
+_INSTALLATIONS: dict[str, str] = {}
 
 
 def receive(engine: Engine, source: str, event: FieldEvent, default_timezone: str, attempts: int = 8) -> Receipt:

@@ -111,3 +111,13 @@ class JobSource(SQLModel, table=True):
     occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     source: str
     event_id: str
+
+
+class Installation(SQLModel, table=True):
+    """One row: this database's identity, so two fieldbridge installations sharing a Prefect server never
+    share an idempotency key (their field-service systems may well both send an event "evt-1")."""
+
+    __tablename__ = "installation"
+    singleton: int = Field(default=1, primary_key=True)  # one row, so racing first starts agree on one id
+    id: str
+    created_at: datetime | None = _utc()

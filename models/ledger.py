@@ -206,6 +206,8 @@ class Ledger:
                 summary=json.dumps(summary, default=str), last_error=None,
             ):
                 raise LeaseLost(system, f"lost the lease on {key} during the vendor call (vendor id {record.id})")
+            log.info("%s: %s %s record %s", key, "wrote" if written else "found the earlier attempt's",
+                     system, record.id)
             return EffectOutcome(key, record.id, written, summary)
         except EffectDrift:
             raise

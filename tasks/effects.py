@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from connectors.http.errors import DataError
 from connectors.protocols import CaseNote, CaseResolution, InvoiceDraft, VendorRecord
 from models.integration import ExternalRef, ValidatedJob
+from models.ledger import payload_hash
 from tasks.hours import HoursInputError, PayrollSettings
 from tasks.invoicing import build_invoice
 from tasks.runtime import Runtime, get_runtime
@@ -171,6 +172,8 @@ def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None
         item_ids[code] = _ensure(rt, "item", code, lambda c=code: acc.find_item(c),
                                  lambda request_key, c=code, n=name, p=price: acc.create_item(c, n, p, request_key))
     key = f"{acc.system}:invoice:{job_id}"
+    payload = {"lines": [(ln.item_code, ln.quantity, ln.unit_price, ln.amount) for ln in draft.lines],
+               "tax": draft.tax, "customer": customer_id}
     updated = False
 
     def write(existing: VendorRecord | None) -> VendorRecord:
@@ -183,15 +186,15 @@ def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None
         if reason is not None:
             raise InvoiceNeedsReview(acc.system, job_id, existing, draft, reason)
         updated = True
-        return acc.revise_invoice(existing, draft, customer_id, item_ids, rt.ledger.attempt_key(key))
+        # its own requestid: QuickBooks would answer a reused one with the create's original response
+        revision_key = f"{rt.ledger.attempt_key(key)}:revise:{payload_hash(payload)}"
+        return acc.revise_invoice(existing, draft, customer_id, item_ids, revision_key)
 
     def summarize(r: VendorRecord) -> dict[str, Any]:
         return {"invoice_id": r.id, "number": r.number, "total": str(r.total), "currency": draft.currency}
 
     outcome = rt.ledger.run(
-        key, system=acc.system, kind="invoice", job_id=job_id,
-        payload={"lines": [(ln.item_code, ln.quantity, ln.unit_price, ln.amount) for ln in draft.lines],
-                 "tax": draft.tax, "customer": customer_id},
+        key, system=acc.system, kind="invoice", job_id=job_id, payload=payload,
         lookup=lambda: acc.find_invoice(draft.doc_number),
         write=write,
         summarize=summarize,

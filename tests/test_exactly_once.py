@@ -141,16 +141,44 @@ def test_a_slow_vendor_call_keeps_its_lease(world) -> None:
     assert writes == [1] and ledger.get("test:slow").vendor_id == "slow-1"
 
 
-def test_changed_lines_after_the_invoice_exists_are_flagged_not_ignored(world) -> None:
-    job_closed("J1001")
-    with Session(world.runtime.engine) as s:
-        from models.canonical import Expense
+def _late_expense(world) -> None:
+    from models.canonical import Expense
 
+    with Session(world.runtime.engine) as s:
         s.add(Expense(id="X-late", job_id="J1001", description="Late parking receipt", amount=Decimal("9.00")))
         s.commit()
-    with pytest.raises(Exception, match=r"already written .* with different content"):
+
+
+def test_changed_lines_revise_an_unsent_unpaid_invoice_in_place(world) -> None:
+    first = job_closed("J1001")["accounting"]
+    _late_expense(world)
+    revised = effects.create_invoice("J1001")
+    [invoice] = world.state("quickbooks", "Invoice")
+    assert revised["updated"] is True and revised["invoice_id"] == first["invoice_id"] == invoice["Id"]
+    assert Decimal(revised["total"]) == Decimal(first["total"]) + Decimal("9.00") == Decimal(str(invoice["TotalAmt"]))
+    assert invoice["SyncToken"] == "1"
+    assert effects.create_invoice("J1001")["written"] is False  # converged: a rerun changes nothing
+
+
+@pytest.mark.parametrize("how", ["paid", "sent"])
+def test_changed_lines_after_the_invoice_was_paid_or_sent_need_review(world, how: str) -> None:
+    first = job_closed("J1001")["accounting"]
+    qbo = world.runtime.accounting
+    if how == "sent":
+        qbo.send_invoice(first["invoice_id"], "customer@mail.example", "test:send")
+    else:
+        qbo.http.request("POST", f"/v3/company/{qbo.realm_id}/payment", params={"requestid": "pay-1"},
+                         json={"TotalAmt": Decimal("10.00"), "CustomerRef": {"value": "1"},
+                               "Line": [{"Amount": Decimal("10.00"),
+                                         "LinkedTxn": [{"TxnId": first["invoice_id"], "TxnType": "Invoice"}]}]},
+                         idempotent=True)
+    before = world.state("quickbooks", "Invoice")
+    _late_expense(world)
+    with pytest.raises(effects.InvoiceNeedsReview, match="review it in the accounting system") as err:
         effects.create_invoice("J1001")
-    assert len(world.state("quickbooks", "Invoice")) == 1
+    assert ("already sent" if how == "sent" else "already paid 10.00") in str(err.value)
+    assert "Late parking receipt" in err.value.markdown()
+    assert world.state("quickbooks", "Invoice") == before  # nothing changed at the vendor
 
 
 def test_a_vendor_rejection_fixed_by_the_user_is_released_by_a_rerun(world) -> None:
