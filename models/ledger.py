@@ -172,7 +172,8 @@ class Ledger:
         job_id: str | None,
         payload: Any,
         lookup: Callable[[], VendorRecord | None],
-        write: Callable[[VendorRecord | None], VendorRecord],  # may call attempt_key(key) for its idempotency key
+        write: Callable[[VendorRecord | None], VendorRecord],  # may call attempt_key(key) for its idempotency key;
+        # returns `existing` itself when the vendor already holds what it would write (no call made)
         summarize: Callable[[VendorRecord], dict[str, Any]] = lambda r: {},
         mutable: bool = False,
     ) -> EffectOutcome:
@@ -199,7 +200,7 @@ class Ledger:
                     if not self._update(key, owner, status=EffectStatus.IN_FLIGHT, attempts=row.attempts + 1):
                         raise LeaseLost(system, f"lost the lease on {key} before writing; nothing was sent")
                     record = write(existing)
-                    written = True
+                    written = record is not existing  # a writer returns `existing` itself when nothing changed
             summary = summarize(record)
             if not self._update(
                 key, owner, status=EffectStatus.DONE, vendor_id=record.id, payload_hash=digest,

@@ -106,3 +106,57 @@ def test_job_closed_on_postgres(pg_url: str, tmp_path, monkeypatch, prefect_harn
         reset_runtime()
         world.runtime.engine.dispose()
         world.sandboxes.stop()
+
+
+def test_concurrent_deliveries_on_postgres_store_once_and_newest_wins(pg_url: str, tmp_path) -> None:
+    """The ingress on PostgreSQL: the same event delivered twice at once is stored once; an older and a
+    newer snapshot of one job racing leave the newer one applied, whatever the commit order."""
+    import httpx
+
+    from connectors.emulator import SandboxServer
+    from deployments import demo_data, fsm_simulator
+    from deployments.ingress import create_app
+    from models.canonical import Job
+    from models.integration import InboxEvent, InboxStatus
+    from models.settings import FieldbridgeSettings
+    from tests.conftest import run_concurrently
+
+    engine = make_engine(pg_url)
+    create_schema(engine)
+    app = create_app(FieldbridgeSettings(home=tmp_path, ingress_secrets="pg-secret"), engine, starter=None)
+    server = SandboxServer(app).start()
+    company = demo_data.generate(jobs=6)
+    try:
+        with httpx.Client(timeout=30) as http:
+            def deliver(evt):
+                return lambda: answers.append(fsm_simulator.post(http, server.url, "pg-secret", evt).status_code)
+
+            for round_ in range(3):  # several rounds: each race may resolve in a different order
+                answers: list[int] = []
+                job = company.jobs[round_]
+                closed = fsm_simulator.event(company, job)
+                newer = fsm_simulator.event(company, job, "job.updated", event_id=f"evt-{job.id}-newer",
+                                            occurred_at=job.closed_at.add(hours=1))
+                newer["data"]["job"]["resolution"] = "final resolution"
+                assert run_concurrently(deliver(closed), deliver(closed), deliver(newer), deliver(closed)) == []
+                assert sorted(answers) == [200, 200, 202, 202]
+                from sqlmodel import Session, select
+
+                with Session(engine) as s:
+                    rows = list(s.exec(select(InboxEvent).where(InboxEvent.job_id == job.id)))
+                    assert s.get(Job, job.id).resolution == "final resolution"
+                assert {r.event_id: r.deliveries for r in rows} == {closed["id"]: 3, newer["id"]: 1}
+                statuses = {r.event_id: r.status for r in rows}
+                assert statuses[newer["id"]] == InboxStatus.RECEIVED
+                assert statuses[closed["id"]] in (InboxStatus.RECEIVED, InboxStatus.SUPERSEDED)
+            # different jobs of one new customer at once: both stored, the shared customer once
+            answers = []
+            a, b = company.jobs[3], company.jobs[4]
+            ea, eb = fsm_simulator.event(company, a), fsm_simulator.event(company, b)
+            eb["data"]["customer"] = ea["data"]["customer"]
+            eb["data"]["site"] = ea["data"]["site"]
+            assert run_concurrently(deliver(ea), deliver(eb)) == []
+            assert answers == [202, 202]
+    finally:
+        server.stop()
+        engine.dispose()

@@ -1,0 +1,68 @@
+"""Publish the open API's contract under docs/: one JSON Schema per event type and the OpenAPI document.
+
+`python -m deployments.api_docs` rewrites them from the models the ingress enforces; a test fails when
+the committed files drift from the code, so the published contract is always the enforced one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from models.fsm_events import RUN_TYPES, EventType, event_json_schema
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def schema_for(event_type: EventType) -> dict[str, Any]:
+    """The event schema narrowed to one type (`job.closed` and `job.updated` require `closed_at`)."""
+    schema = copy.deepcopy(event_json_schema())
+    slug = event_type.value.replace(".", "-")
+    schema["$id"] = f"https://fieldbridge.dev/schemas/{slug}.schema.json"
+    schema["title"] = f"fieldbridge event: {event_type.value}"
+    schema["properties"]["type"] = {"const": event_type.value, "type": "string"}
+    job = schema["$defs"]["JobIn"]
+    if event_type in RUN_TYPES:
+        job["required"] = sorted({*job.get("required", []), "closed_at"})
+        job["properties"]["closed_at"] = {"type": "string", "format": "date-time",
+                                          "description": "When the technician closed the job (RFC 3339 with offset)"}
+    return schema
+
+
+def openapi_document() -> dict[str, Any]:
+    from deployments.ingress import create_app
+    from models.db import create_schema, make_engine
+    from models.settings import FieldbridgeSettings
+
+    home = Path(tempfile.mkdtemp(prefix="fb-docs-"))
+    engine = make_engine(f"sqlite:///{home / 'docs.db'}")
+    create_schema(engine)
+    app = create_app(FieldbridgeSettings(home=home, ingress_secrets="docs"), engine, starter=None)
+    doc = app.openapi()
+    engine.dispose()
+    return doc
+
+
+def rendered() -> dict[str, str]:
+    """relative path → file content, for every published contract file."""
+    files = {f"schemas/{t.value.replace('.', '-')}.schema.json": schema_for(t) for t in EventType}
+    files["openapi.json"] = openapi_document()
+    return {path: json.dumps(doc, indent=2, sort_keys=True) + "\n" for path, doc in files.items()}
+
+
+def write(docs: Path = DOCS) -> list[Path]:
+    written = []
+    for rel, text in rendered().items():
+        path = docs / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":  # pragma: no cover
+    for p in write():
+        print(f"wrote {p}")
