@@ -45,7 +45,9 @@ def start(home: Path, port: int = 4200, timeout: float = 120.0) -> LocalPrefectS
         return LocalPrefectServer(api_url, None)
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PREFECT_HOME": str(home.resolve()), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "true")}
+           "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "true"),
+           # automations render run links (`flow_run | ui_url`) from this
+           "PREFECT_UI_URL": f"http://127.0.0.1:{port}"}
     env.pop("PREFECT_API_URL", None)
     log_path = home / "server.log"
     prefect_bin = Path(sys.executable).parent / "prefect"

@@ -83,3 +83,57 @@ def test_run_and_effects_commands(world, prefect_harness) -> None:
     assert ledger.exit_code == 0
     assert "quickbooks:invoice:J1001" in ledger.output and "done" in ledger.output
     assert "no effects recorded" in runner.invoke(app, ["effects", "J1002"]).output
+
+
+def test_serve_and_ingress_refuse_to_start_without_a_signing_secret(monkeypatch) -> None:
+    monkeypatch.delenv("FIELDBRIDGE_INGRESS_SECRETS", raising=False)
+    for command in (["serve"], ["ingress"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 3 and "FIELDBRIDGE_INGRESS_SECRETS is not set" in result.output
+
+
+def test_deploy_without_a_prefect_server_is_a_clear_error(monkeypatch) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    result = runner.invoke(app, ["deploy"])
+    assert result.exit_code == 3 and "PREFECT_API_URL is not set" in result.output
+
+
+def test_rerun_rejects_a_bad_date() -> None:
+    result = runner.invoke(app, ["rerun", "--since", "last tuesday"])
+    assert result.exit_code == 2 and "is not a date" in result.output
+
+
+def test_quarantine_list_show_release_and_rerun_locally(world, prefect_harness) -> None:
+    from sqlmodel import Session, select
+
+    from models.canonical import PartUsage
+
+    with Session(world.runtime.engine) as s:
+        part = s.exec(select(PartUsage).where(PartUsage.job_id == "J1002")).first()
+        part.sku = "NOT-IN-BOOK"
+        s.add(part)
+        s.commit()
+    day = "2026-11-24"
+    plan = runner.invoke(app, ["rerun", "--since", day, "--until", day, "--local", "--dry-run"])
+    assert plan.exit_code == 0, plan.output
+    assert all(job in plan.output for job in ("J1001", "J1002", "J1003")) and "not posted" in plan.output
+    first = runner.invoke(app, ["rerun", "--since", day, "--until", day, "--local"])
+    assert first.exit_code == 1 and "J1002: Quarantined" in first.output and "2 of 3 reruns completed" in first.output
+
+    listed = runner.invoke(app, ["quarantine", "list"])
+    assert listed.exit_code == 0 and "J1002" in listed.output and "price book" in listed.output
+    shown = runner.invoke(app, ["quarantine", "show", "J1002"])
+    assert "part_sku_in_price_book" in shown.output and "PJ1002-1" in shown.output
+    held = runner.invoke(app, ["quarantine", "release", "J1002", "--local"])
+    assert held.exit_code == 1 and "still quarantined" in held.output
+
+    with Session(world.runtime.engine) as s:  # the dispatcher fixes the part in the FSM
+        part = s.exec(select(PartUsage).where(PartUsage.job_id == "J1002")).first()
+        part.sku = "P-BELT-02"
+        s.add(part)
+        s.commit()
+    released = runner.invoke(app, ["quarantine", "release", "J1002", "--local"])
+    assert released.exit_code == 0 and "J1002 released: Completed" in released.output, released.output
+    assert runner.invoke(app, ["quarantine", "list"]).output.strip() == "no job is quarantined"
+    again = runner.invoke(app, ["rerun", "--since", day, "--until", day, "--local", "--dry-run"])
+    assert "nothing to rerun" in again.output

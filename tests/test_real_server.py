@@ -134,7 +134,7 @@ def test_deploy_creates_the_pool_and_every_deployment_of_prefect_yaml(stack: Sta
     assert all(d.work_pool_name == "fieldbridge" for d in deployments.values())
     sweeper = deployments["ingress-sweeper"]
     assert [s.schedule.interval.total_seconds() for s in sweeper.schedules] == [60]
-    assert deployments["job-closed"].concurrency_limit == 8
+    assert deployments["job-closed"].global_concurrency_limit.limit == 8
     assert {"fieldbridge: job-closed failed or quarantined", "fieldbridge: crashed when heartbeats stop",
             "job-closed__automation_1"} <= automations
     again = stack.cli(str(BIN / "fieldbridge"), "deploy", timeout=300)  # idempotent: a second deploy is fine
