@@ -71,7 +71,7 @@ def wait_http(url: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def main() -> int:  # noqa: PLR0915 — a script: one straight line of setup, load, report
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=120)
     parser.add_argument("--rate", type=float, default=1.0, help="events per second")

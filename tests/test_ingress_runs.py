@@ -103,6 +103,18 @@ def test_three_deliveries_of_one_event_make_one_run_and_one_set_of_records(serve
     assert len(world.state("hubspot", "notes")) == 1
     assert len(world.state("gusto", "time_sheets")) == 1
     assert inbox.find_event(world.runtime.engine, evt["id"]).deliveries == 3
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    run_id = served.run_of(evt["id"])
+    with get_client(sync_client=True) as client:
+        [summary] = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["job-closed-j1001"]),
+            flow_run_id=ArtifactFilterFlowRunId(any_=[__import__("uuid").UUID(run_id)])))
+    invoice_id = world.state("quickbooks", "Invoice")[0]["Id"]
+    assert f"inbox event `{evt['id']}` (job.closed" in summary.data and "3 deliveries" in summary.data
+    assert f"/invoice/{invoice_id})" in summary.data  # a link to the record at the vendor
+    assert "/crm/v3/objects/tickets/" in summary.data and "/time_tracking/time_sheets/" in summary.data
 
 
 def test_prefect_unreachable_the_event_is_accepted_and_the_sweeper_starts_it(served: Served) -> None:

@@ -32,7 +32,7 @@ BIN = Path(sys.executable).parent
 class _Receiver(BaseHTTPRequestHandler):
     received: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         try:
             self.received.append(json.loads(body))
@@ -196,3 +196,42 @@ def test_a_quarantined_run_calls_the_alert_webhook(stack: Stack) -> None:
     alert = next(a for a in stack.alerts if a.get("flow_run_id") == str(run.id))
     assert alert["state"] == "Quarantined" and alert["job_id"] == "J1002"
     assert "price book" in alert["message"] and alert["url"].endswith(str(run.id))
+
+
+def test_serve_takes_events_and_stops_cleanly_on_ctrl_c(stack: Stack) -> None:
+    """Runs last in this module: serving re-registers the deployments without a work pool."""
+    import signal
+
+    from deployments import demo_data, fsm_simulator
+
+    port = free_port()
+    env = {**stack.env, "FIELDBRIDGE_INGRESS_SECRETS": "whsec_serve_test"}
+    proc = subprocess.Popen([str(BIN / "fieldbridge"), "serve", "--port", str(port)], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "serve did not come up"
+            time.sleep(0.5)
+        company = demo_data.generate(jobs=3)
+        with httpx.Client(timeout=30) as http:
+            answer = fsm_simulator.post(http, url, "whsec_serve_test", fsm_simulator.event(company, company.jobs[2]))
+        assert answer.status_code == 202, answer.text
+        deadline = time.monotonic() + 60
+        while "J1003" not in {i["DocNumber"] for i in stack.state("quickbooks", "Invoice")}:
+            assert time.monotonic() < deadline, "the event's run did not post the invoice"
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=90)
+        assert proc.returncode == 0, output[-3000:]
+        assert "serving         job-closed/job-closed" in output and "Traceback" not in output, output[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
