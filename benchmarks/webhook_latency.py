@@ -123,7 +123,7 @@ def main() -> int:
         sandboxes.seed(company, settings)
 
         ingress_port = free_port()
-        serve_log = open(home / "serve.log", "wb")
+        serve_log = open(home / "serve.log", "wb")  # noqa: SIM115 — the child process owns it until the end
         t0 = time.monotonic()
         procs.append(subprocess.Popen([str(BIN / "fieldbridge"), "serve", "--port", str(ingress_port)], env=env,
                                       cwd=ROOT, stdout=serve_log, stderr=subprocess.STDOUT))
@@ -164,7 +164,7 @@ def main() -> int:
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         with temporary_settings({PREFECT_API_URL: server.api_url}):
-            states = wait_for_runs(list(runs), timeout=max(1.0, deadline - time.monotonic()))
+            wait_for_runs(list(runs), timeout=max(1.0, deadline - time.monotonic()))
             with get_client(sync_client=True) as client:
                 details = {r: client.read_flow_run(uuid.UUID(r)) for r in runs}
         done, created, queued, running, failed = [], [], [], [], []

@@ -50,8 +50,8 @@ class RunStarter:
     def start_for_event(self, engine: Any, source: str, event_id: str, job_id: str) -> str | None:
         """Start the run an inbox event is due and record it; on failure record why and leave it to the sweeper."""
         try:
-            run_id = self.start(job_id, key=idempotency_key(engine, source, event_id), parameters={"event_id": event_id},
-                                tags=[f"event:{event_id}"[:100]])
+            run_id = self.start(job_id, key=idempotency_key(engine, source, event_id),
+                                parameters={"event_id": event_id}, tags=[f"event:{event_id}"[:100]])
         except Exception as exc:  # Prefect down or refusing: the event is stored, the sweeper retries
             log.warning("could not start the run for event %s (job %s): %s; the sweeper will retry",
                         event_id, job_id, exc)

@@ -110,7 +110,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
         worker = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", "fieldbridge"],
                                   env={**env, "PREFECT_WORKER_QUERY_SECONDS": "2"}, cwd=ROOT,
-                                  stdout=open(home / "worker.log", "wb"), stderr=subprocess.STDOUT)
+                                  stdout=open(home / "worker.log", "wb"),  # noqa: SIM115
+                                  stderr=subprocess.STDOUT)
         yield stack
     finally:
         if worker is not None:
