@@ -59,6 +59,22 @@ def drop_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def free_port_run(n: int) -> int:
+    """A port p with p … p+n-1 all free (`fieldbridge sandbox all` takes consecutive ports)."""
+    import socket
+
+    from connectors.emulator import free_port
+
+    while True:
+        base = free_port()
+        ok = True
+        for port in range(base, base + n):
+            with socket.socket() as s:
+                ok = ok and s.connect_ex(("127.0.0.1", port)) != 0
+        if ok and base + n < 65535:
+            return base
+
+
 def wait_http(url: str, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -97,7 +113,7 @@ def main() -> int:
         t0 = time.monotonic()
         server = prefect_server.start(home / "prefect", port=port, timeout=240)
         print(f"Prefect server on PostgreSQL up in {time.monotonic() - t0:.1f} s: {server.api_url}")
-        sandbox_port = free_port()
+        sandbox_port = free_port_run(3)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith(("FIELDBRIDGE_", "PREFECT_"))}
         procs.append(subprocess.Popen([str(BIN / "fieldbridge"), "sandbox", "all", "--port", str(sandbox_port)],
                                       env=base_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

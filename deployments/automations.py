@@ -91,5 +91,5 @@ def ensure_automations(settings: FieldbridgeSettings) -> dict[str, str]:
         else:
             for old in client.read_automations_by_name(ALERT_AUTOMATION):
                 client.delete_automation(old.id)
-    log.info("automations in place: %s", ", ".join(created))
+    log.debug("automations in place: %s", ", ".join(created))
     return created

@@ -103,6 +103,8 @@ class _Suites:
         import great_expectations as gx
         import great_expectations.expectations as gxe
 
+        for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]:
+            logging.getLogger(name).setLevel(logging.ERROR)  # GX sets levels on its own children
         logging.getLogger("great_expectations").setLevel(logging.ERROR)
         self.context = gx.get_context(mode="ephemeral")
         try:
