@@ -94,6 +94,8 @@ def main() -> int:
     parser.add_argument("--fb-db", choices=["postgres", "sqlite"], default="postgres",
                         help="fieldbridge's own tables (the Prefect server is always on PostgreSQL)")
     parser.add_argument("--workers", type=int, default=4, help="FIELDBRIDGE_EXECUTOR_WORKERS")
+    parser.add_argument("--separate-ingress", action="store_true",
+                        help="run `fieldbridge ingress` as its own process next to `fieldbridge serve --no-ingress`")
     args = parser.parse_args()
 
     from connectors.emulator import free_port
@@ -141,8 +143,13 @@ def main() -> int:
         ingress_port = free_port()
         serve_log = open(home / "serve.log", "wb")  # noqa: SIM115 — the child process owns it until the end
         t0 = time.monotonic()
-        procs.append(subprocess.Popen([str(BIN / "fieldbridge"), "serve", "--port", str(ingress_port)], env=env,
-                                      cwd=ROOT, stdout=serve_log, stderr=subprocess.STDOUT))
+        serve = [str(BIN / "fieldbridge"), "serve"] + (["--no-ingress"] if args.separate_ingress else
+                                                          ["--port", str(ingress_port)])
+        procs.append(subprocess.Popen(serve, env=env, cwd=ROOT, stdout=serve_log, stderr=subprocess.STDOUT))
+        if args.separate_ingress:
+            time.sleep(8)
+            procs.append(subprocess.Popen([str(BIN / "fieldbridge"), "ingress", "--port", str(ingress_port)], env=env,
+                                          cwd=ROOT, stdout=serve_log, stderr=subprocess.STDOUT))
         ingress = f"http://127.0.0.1:{ingress_port}"
         wait_http(f"{ingress}/healthz", timeout=240)
         print(f"fieldbridge serve up in {time.monotonic() - t0:.1f} s: {ingress}")

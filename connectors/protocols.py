@@ -47,6 +47,8 @@ class TimesheetDay:
     overtime_hours: Decimal
     double_time_hours: Decimal
     travel_hours: Decimal
+    paid_break_hours: Decimal = Decimal("0.00")  # rest periods and short gaps inside the paid hours
+    notes: tuple[str, ...] = ()  # why each break, meal, gap, wait or commute was paid or not
 
     @property
     def is_empty(self) -> bool:

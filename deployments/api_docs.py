@@ -1,7 +1,8 @@
-"""Publish the open API's contract under docs/: one JSON Schema per event type and the OpenAPI document.
+"""Publish what the code enforces under docs/: one JSON Schema per event type, the OpenAPI document, and
+the hours-worked rule table in docs/hours.md.
 
-`python -m deployments.api_docs` rewrites them from the models the ingress enforces; a test fails when
-the committed files drift from the code, so the published contract is always the enforced one.
+`python -m deployments.api_docs` rewrites them from the code; a test fails when the committed files
+drift from it, so the published contract and rules are always the enforced ones.
 """
 
 from __future__ import annotations
@@ -53,6 +54,18 @@ def rendered() -> dict[str, str]:
     return {path: json.dumps(doc, indent=2, sort_keys=True) + "\n" for path, doc in files.items()}
 
 
+RULES_BEGIN, RULES_END = "<!-- hours-worked rules: begin (generated) -->", "<!-- hours-worked rules: end -->"
+
+
+def hours_doc(current: str) -> str:
+    """docs/hours.md with its generated rule table replaced by the rows in tasks/hours/worked.py."""
+    from tasks.hours.worked import rule_table_markdown
+
+    head, _, rest = current.partition(RULES_BEGIN)
+    _, _, tail = rest.partition(RULES_END)
+    return f"{head}{RULES_BEGIN}\n{rule_table_markdown()}\n{RULES_END}{tail}"
+
+
 def write(docs: Path = DOCS) -> list[Path]:
     written = []
     for rel, text in rendered().items():
@@ -60,6 +73,9 @@ def write(docs: Path = DOCS) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         written.append(path)
+    hours = docs / "hours.md"
+    hours.write_text(hours_doc(hours.read_text()))
+    written.append(hours)
     return written
 
 

@@ -36,8 +36,9 @@ _WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 def hours_command(
     files: Annotated[list[Path], typer.Argument(
-        help="CSV file(s) with columns technician_id,start,end,kind[,commute]; several files (e.g. a week "
-             "exported in parts) are computed together, overlaps checked across them.")],
+        help="CSV file(s) with columns technician_id,start,end,kind[,commute,company_vehicle,relieved]; kinds: "
+             "work, travel, break, meal, rest, wait, on_call. Several files (e.g. a week exported in parts) are "
+             "computed together, overlaps checked across them.")],
     jurisdiction: Annotated[str, typer.Option(help="US-FLSA, US-CA, US-AK, US-NV or US-CO.")] = "US-FLSA",
     tz: Annotated[str, typer.Option(help="Company IANA time zone.")] = "America/Los_Angeles",
     workday_start: Annotated[str, typer.Option(help="Company workday start, HH:MM local.")] = "00:00",
@@ -80,7 +81,8 @@ def hours_as_json(technicians: Iterable[TechnicianHours]) -> dict[str, list[dict
     """JSON shape of the ``--json`` output: hours as numbers rounded to hundredths."""
 
     def amounts(row: WorkdayHours | WeekTotals) -> dict[str, float]:
-        names = ("regular", "overtime", "double_time", "travel", "total")
+        names = ("regular", "overtime", "double_time", "travel", "paid_breaks", "paid_gaps", "paid_standby",
+                 "unpaid", "total")
         return {name: float(getattr(row, name)) for name in names}
 
     return {
@@ -88,7 +90,8 @@ def hours_as_json(technicians: Iterable[TechnicianHours]) -> dict[str, list[dict
             {
                 "technician_id": tech.technician_id,
                 "workdays": [
-                    {"date": d.date.isoformat(), "week_start": d.week_start.isoformat(), **amounts(d)}
+                    {"date": d.date.isoformat(), "week_start": d.week_start.isoformat(), **amounts(d),
+                     "notes": list(d.notes)}
                     for d in tech.workdays
                 ],
                 "week_totals": [{"week_start": w.week_start.isoformat(), **amounts(w)} for w in tech.weeks],
@@ -105,13 +108,17 @@ def hours_as_table(technicians: Iterable[TechnicianHours], settings: PayrollSett
     lines = [
         f"{settings.jurisdiction}, {settings.timezone}: workdays start {start}, workweeks {weekday} {start}"
     ]
-    header = f"  {'':<16}{'regular':>9}{'overtime':>10}{'double':>9}{'travel':>9}{'total':>9}"
+    header = (f"  {'':<16}{'regular':>9}{'overtime':>10}{'double':>9}{'travel':>9}{'breaks':>9}{'total':>9}"
+              "   (travel and paid breaks are inside the total)")
     for tech in technicians:
         lines += ["", f"{tech.technician_id}", header]
-        lines += [_table_row(f"{d.date:%a %Y-%m-%d}", d) for d in tech.workdays]
+        for d in tech.workdays:
+            lines.append(_table_row(f"{d.date:%a %Y-%m-%d}", d))
+            lines += [f"      {note}" for note in d.notes]
         lines += [_table_row(f"week {w.week_start:%Y-%m-%d}", w) for w in tech.weeks]
     return "\n".join(lines)
 
 
 def _table_row(label: str, row: WorkdayHours | WeekTotals) -> str:
-    return f"  {label:<16}{row.regular:>9}{row.overtime:>10}{row.double_time:>9}{row.travel:>9}{row.total:>9}"
+    return (f"  {label:<16}{row.regular:>9}{row.overtime:>10}{row.double_time:>9}{row.travel:>9}"
+            f"{row.paid_breaks:>9}{row.total:>9}")

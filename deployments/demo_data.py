@@ -96,6 +96,7 @@ def generate(jobs: int = 30, seed: int = 1042, day: date = DEMO_DAY) -> DemoComp
     job_rows, links, entries, parts, expenses, notes = [], [], [], [], [], []
     tz = pendulum.timezone(TZ)
     clock = {t.id: pendulum.datetime(day.year, day.month, day.day, 7, 30, tz=tz) for t in techs}
+    had_meal: set[tuple[str, date]] = set()
     for n in range(jobs):
         job_id = f"J{1001 + n}"
         tech = techs[n % len(techs)]
@@ -114,7 +115,17 @@ def generate(jobs: int = 30, seed: int = 1042, day: date = DEMO_DAY) -> DemoComp
         entries.append(TimeEntry(id=f"E{job_id}-2", job_id=job_id, technician_id=tech.id, kind=EntryKind.WORK,
                                  start=travel_end, end=work_end, billable=True))
         links.append(JobTechnician(job_id=job_id, technician_id=tech.id))
-        clock[tech.id] = work_end.add(minutes=rng.choice([0, 10, 30]))
+        pause_end = work_end
+        if work_end.hour >= 12 and (tech.id, work_end.date()) not in had_meal:  # lunch after the morning's work
+            pause_end = work_end.add(minutes=30)
+            entries.append(TimeEntry(id=f"E{job_id}-meal", job_id=job_id, technician_id=tech.id, kind=EntryKind.MEAL,
+                                     start=work_end, end=pause_end, billable=False))
+            had_meal.add((tech.id, work_end.date()))
+        elif n % 4 == 1:  # a short rest period: paid time (29 CFR 785.18, Wage Order 4 §12)
+            pause_end = work_end.add(minutes=15)
+            entries.append(TimeEntry(id=f"E{job_id}-rest", job_id=job_id, technician_id=tech.id, kind=EntryKind.REST,
+                                     start=work_end, end=pause_end, billable=False))
+        clock[tech.id] = pause_end.add(minutes=rng.choice([0, 10, 30]))
         for k in range(rng.choice([0, 1, 1, 2])):
             sku, _, price = rng.choice(PRICE_BOOK)
             parts.append(PartUsage(id=f"P{job_id}-{k + 1}", job_id=job_id, sku=sku,
@@ -127,7 +138,7 @@ def generate(jobs: int = 30, seed: int = 1042, day: date = DEMO_DAY) -> DemoComp
                           body=f"{appliance.capitalize()} {fault}. {resolution} Customer signed off."))
         job_rows.append(Job(id=job_id, customer_id=cust.id, site_id=f"S{cust.id[1:]}", status=JobStatus.CLOSED,
                             description=f"{appliance.capitalize()} {fault}", resolution=resolution,
-                            closed_at=work_end.add(minutes=5)))
+                            closed_at=pause_end.add(minutes=5)))
     return DemoCompany(techs, customers, sites, book, job_rows, links, entries, parts, expenses, notes,
                        accounting_customers)
 

@@ -45,7 +45,9 @@ def snapshot(company: DemoCompany, job: Job) -> dict[str, Any]:
                          "payroll_id": t.payroll_id, "hr_id": t.hr_id, "hourly_rate": _money(t.hourly_rate),
                          "bill_rate": _money(t.bill_rate)} for t in technicians],
         "time_entries": [{"id": e.id, "technician_id": e.technician_id, "kind": str(e.kind), "start": _ts(e.start),
-                          "end": _ts(e.end), "billable": e.billable, "commute": e.commute}
+                          "end": _ts(e.end), "billable": e.billable, "commute": e.commute,
+                          **({"company_vehicle": True} if e.company_vehicle else {}),
+                          **({"relieved": e.relieved} if e.relieved is not None else {})}
                          for e in company.entries if e.job_id == job.id],
         "parts": [{"id": p.id, "sku": p.sku, "quantity": _money(p.quantity), "unit_price": _money(p.unit_price)}
                   for p in company.parts if p.job_id == job.id],

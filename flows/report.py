@@ -50,7 +50,8 @@ def summary_markdown(rt: Any, job_id: str, results: dict[str, Any], origin: list
         lines.append(
             f"| {payroll['system']} | timesheet {_link(rt.payroll, 'timesheet', sheet['timesheet_id'])} | "
             f"{sheet['technician_id']} {sheet['workday']}: {sheet['regular']} reg, {sheet['overtime']} OT, "
-            f"{sheet['double_time']} DT, {sheet['travel']} travel |"
+            f"{sheet['double_time']} DT, {sheet['travel']} travel, {sheet.get('paid_breaks', '0.00')} paid breaks"
+            + "".join(f"<br>· {note}" for note in sheet.get("notes", [])) + " |"
         )
     state = ("updated in place" if accounting.get("updated")
              else "created" if accounting.get("written") else "unchanged")

@@ -28,7 +28,11 @@ class JobStatus(StrEnum):
 class EntryKind(StrEnum):
     WORK = "work"
     TRAVEL = "travel"
-    BREAK = "break"
+    BREAK = "break"  # a break whose kind the FSM does not know: classified by its length
+    MEAL = "meal"
+    REST = "rest"
+    WAIT = "wait"  # waiting on duty (for parts, for the customer): "engaged to wait"
+    ON_CALL = "on_call"
 
 
 class Customer(SQLModel, table=True):
@@ -98,6 +102,8 @@ class TimeEntry(SQLModel, table=True):
     end: datetime = _utc()
     billable: bool = True
     commute: bool = False  # home → first job / last job → home travel
+    company_vehicle: bool = False  # travel in the employer's vehicle
+    relieved: bool | None = None  # break, meal, wait, on call: completely relieved of duty (None: not recorded)
 
 
 class PartUsage(SQLModel, table=True):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -44,9 +44,26 @@ def get_engine(url: str | None = None) -> Engine:
     return _engine_for(url or get_settings().resolved_database_url())
 
 
+class SchemaOutdated(RuntimeError):
+    """The database was created by an older fieldbridge and lacks columns this one needs."""
+
+
 def create_schema(engine: Engine | None = None) -> None:
-    """Create every table; safe to call repeatedly."""
-    SQLModel.metadata.create_all(engine or get_engine())
+    """Create every table; safe to call repeatedly. Refuses a database whose tables lack columns
+    (created by an older build): `create_all` adds tables, never columns, and a half-matching schema
+    would fail later with a raw SQL error in the middle of a run."""
+    engine = engine or get_engine()
+    SQLModel.metadata.create_all(engine)
+    inspector = inspect(engine)
+    missing = []
+    for table in SQLModel.metadata.sorted_tables:
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        missing += [f"{table.name}.{c.name}" for c in table.columns if c.name not in have]
+    if missing:
+        raise SchemaOutdated(
+            f"the database at {engine.url.render_as_string(hide_password=True)} was created by an older "
+            f"fieldbridge and lacks {', '.join(missing)}: for the demo, delete its home (.fieldbridge/) and "
+            "run again; a production database needs these columns added")
 
 
 @contextmanager

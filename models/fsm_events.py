@@ -94,7 +94,11 @@ class TechnicianIn(Strict):
 class EntryKindIn(StrEnum):
     WORK = "work"
     TRAVEL = "travel"
-    BREAK = "break"
+    BREAK = "break"  # kind unknown: a break of 20 min or less is a rest period, 30 min or more a meal period
+    MEAL = "meal"
+    REST = "rest"
+    WAIT = "wait"  # waiting on duty, e.g. for parts at the customer's site
+    ON_CALL = "on_call"
 
 
 class TimeEntryIn(Strict):
@@ -105,6 +109,18 @@ class TimeEntryIn(Strict):
     end: AwareDatetime
     billable: bool = True
     commute: bool = Field(False, description="home → first job or last job → home travel")
+    company_vehicle: bool = Field(False, description="travel in the employer's vehicle")
+    relieved: bool | None = Field(None, description="break, meal, wait, on_call: was the technician completely "
+                                  "relieved of duty? Omit when not recorded (the employee-protective reading applies)")
+
+    @model_validator(mode="after")
+    def _flags_fit_the_kind(self) -> TimeEntryIn:
+        if (self.commute or self.company_vehicle) and self.kind is not EntryKindIn.TRAVEL:
+            raise ValueError(f"commute: only travel entries can be a commute or in a company vehicle, not "
+                             f"{self.kind.value}")
+        if self.relieved is not None and self.kind.value not in ("break", "meal", "wait", "on_call"):
+            raise ValueError(f"relieved: only break, meal, wait and on_call entries say it, not {self.kind.value}")
+        return self
 
 
 class PartIn(Strict):

@@ -95,7 +95,8 @@ def _upsert_technicians(session: Session, snap: JobSnapshot, default_timezone: s
 def _replace_children(session: Session, snap: JobSnapshot) -> None:
     job_id = snap.job.id
     entries = [TimeEntry(id=e.id, job_id=job_id, technician_id=e.technician_id, kind=EntryKind(e.kind.value),
-                         start=e.start, end=e.end, billable=e.billable, commute=e.commute)
+                         start=e.start, end=e.end, billable=e.billable, commute=e.commute,
+                         company_vehicle=e.company_vehicle, relieved=e.relieved)
                for e in snap.time_entries]
     parts = [PartUsage(id=p.id, job_id=job_id, sku=p.sku, quantity=p.quantity, unit_price=p.unit_price)
              for p in snap.parts]

@@ -32,8 +32,10 @@ class FieldbridgeSettings(BaseSettings):
     payroll_jurisdiction: str = "US-CA"
     workday_start: str = "00:00"
     workweek_start: str = "sun"
-    paid_commute_travel: bool = False
-    unpaid_meal_breaks: bool = True
+    paid_commute_travel: bool = False  # company policy: pay commute travel the law does not require
+    paid_meal_periods: bool = False  # company policy: pay bona fide meal periods too
+    commute_vehicle_agreement: bool = False  # an ECFA agreement covers commuting in company vehicles
+    company_vehicle_optional: bool = False  # technicians may choose not to commute in the company vehicle
 
     crm_system: str = "hubspot"
     payroll_system: str = "gusto"

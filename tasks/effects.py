@@ -94,13 +94,15 @@ def _upsert_week(rt: Runtime, technician_id: str, week_start: date, ps: PayrollS
             key, system=payroll.system, kind="timesheet", job_id=None,
             payload={"regular": day.regular_hours, "overtime": day.overtime_hours,
                      "double_time": day.double_time_hours, "travel": day.travel_hours,
+                     "paid_breaks": day.paid_break_hours,
                      "start": day.shift_start.isoformat(), "end": day.shift_end.isoformat()},
             lookup=lambda d=day: payroll.find_timesheet(d),
             write=lambda existing, d=day: payroll.upsert_timesheet(d, existing),
             summarize=lambda r, d=day, t=technician_id: {
                 "timesheet_id": r.id, "technician_id": t, "workday": d.workday.isoformat(),
                 "regular": str(d.regular_hours), "overtime": str(d.overtime_hours),
-                "double_time": str(d.double_time_hours), "travel": str(d.travel_hours)},
+                "double_time": str(d.double_time_hours), "travel": str(d.travel_hours),
+                "paid_breaks": str(d.paid_break_hours), "notes": list(d.notes)},
             mutable=True,
         )
         sheets.append({**outcome.summary, "written": outcome.written})

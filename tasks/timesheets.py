@@ -31,7 +31,9 @@ def payroll_settings(settings: FieldbridgeSettings) -> PayrollSettings:
         workweek_start=parse_weekday(settings.workweek_start),
         jurisdiction=settings.payroll_jurisdiction,
         paid_commute_travel=settings.paid_commute_travel,
-        unpaid_meal_breaks=settings.unpaid_meal_breaks,
+        paid_meal_periods=settings.paid_meal_periods,
+        commute_vehicle_agreement=settings.commute_vehicle_agreement,
+        company_vehicle_optional=settings.company_vehicle_optional,
     )
 
 
@@ -87,7 +89,8 @@ def week_timesheets(
                 TimeEntry.job_id.not_in(quarantined),  # type: ignore[attr-defined]
             )
         ))
-    intervals = [WorkInterval(e.technician_id, e.start, e.end, str(e.kind), e.commute) for e in entries]
+    intervals = [WorkInterval(e.technician_id, e.start, e.end, str(e.kind), e.commute, relieved=e.relieved,
+                              company_vehicle=e.company_vehicle) for e in entries]
     result = compute_hours(intervals, ps, {technician_id: tech.hourly_rate}).get(technician_id)
     days = []
     for wd in result.workdays if result else []:
@@ -95,7 +98,7 @@ def week_timesheets(
             continue
         day_start, day_end = workday_window(wd.date, ps)
         in_day = [e for e in entries if e.end > day_start and e.start < day_end]
-        touching = [e for e in in_day if str(e.kind) != "break"] or in_day
+        touching = [e for e in in_day if str(e.kind) not in ("break", "meal", "rest")] or in_day
         shift_start = max(min(e.start for e in touching), day_start)
         shift_end = min(max(e.end for e in touching), day_end)
         days.append(TimesheetDay(
@@ -108,7 +111,9 @@ def week_timesheets(
             regular_hours=wd.regular,
             overtime_hours=wd.overtime,
             double_time_hours=wd.double_time,
-            travel_hours=(Decimal(wd.travel_seconds) / Decimal(3600)).quantize(Decimal("0.01")),
+            travel_hours=wd.travel,
+            paid_break_hours=wd.paid_breaks + wd.paid_gaps,
+            notes=wd.notes,
         ))
     paid = {d.workday for d in days}
     for offset in range(7):  # days without paid time: zero, so a sheet sent earlier is cleared

@@ -70,3 +70,11 @@ def test_the_curl_example_signs_and_sends(ingress_url: str) -> None:
                          env={**os.environ, "URL": ingress_url, "SECRET": SECRET})
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().endswith("202"), run.stdout
+
+
+def test_the_hours_rule_table_in_the_docs_is_the_enforced_one() -> None:
+    from deployments.api_docs import hours_doc
+
+    current = (DOCS / "hours.md").read_text()
+    assert hours_doc(current) == current, "docs/hours.md drifted from tasks/hours/worked.py: run " \
+        "python -m deployments.api_docs"

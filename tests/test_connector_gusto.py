@@ -113,7 +113,8 @@ def test_create_find_and_update_a_time_sheet(gusto: GustoSandbox) -> None:
     [stored] = gusto.state("time_sheets")
     assert stored["uuid"] == created.id and stored["version"] == created.version
     assert _hours(stored) == {"Regular": "8.000", "Overtime": "1.500"}  # zero double time left out
-    assert stored["metadata"] == {mapping.KEY_FIELD: day.key, "workday": "2026-03-02", "travel_hours": "0.50"}
+    assert stored["metadata"] == {mapping.KEY_FIELD: day.key, "workday": "2026-03-02", "travel_hours": "0.50",
+                                  "paid_break_hours": "0.00"}
     assert stored["entity_uuid"] == "emp-ana" and stored["time_zone"] == "America/Los_Angeles"
 
     found = payroll.find_timesheet(day)

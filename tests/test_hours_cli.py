@@ -43,7 +43,12 @@ def test_json_output_for_a_california_seven_day_week() -> None:
         "overtime": 2.0,
         "double_time": 0.0,
         "travel": 0.0,
+        "paid_breaks": 0.0,
+        "paid_gaps": 0.0,
+        "paid_standby": 0.0,
+        "unpaid": 0.0,
         "total": 10.0,
+        "notes": [],
     }
     # Cal. Labor Code 510(a): the seventh consecutive day, 14 hours -> 8 at 1.5x, 6 at 2x
     assert (t1["workdays"][-1]["overtime"], t1["workdays"][-1]["double_time"]) == (8.0, 6.0)
@@ -54,6 +59,10 @@ def test_json_output_for_a_california_seven_day_week() -> None:
             "overtime": 28.0,
             "double_time": 6.0,
             "travel": 0.0,
+            "paid_breaks": 0.0,
+            "paid_gaps": 0.0,
+            "paid_standby": 0.0,
+            "unpaid": 0.0,
             "total": 74.0,
         }
     ]
@@ -82,11 +91,11 @@ def test_table_output() -> None:
     assert lines[0].startswith("US-CA, America/Los_Angeles")
     assert any(
         line.split()[:2] == ["Sat", "2026-01-10"]
-        and line.split()[2:] == ["0.00", "8.00", "6.00", "0.00", "14.00"]
+        and line.split()[2:] == ["0.00", "8.00", "6.00", "0.00", "0.00", "14.00"]
         for line in lines
     )
     assert any(
-        line.split() == ["week", "2026-01-04", "40.00", "28.00", "6.00", "0.00", "74.00"] for line in lines
+        line.split() == ["week", "2026-01-04", "40.00", "28.00", "6.00", "0.00", "0.00", "74.00"] for line in lines
     )
 
 
@@ -146,3 +155,25 @@ def test_header_only_file_prints_no_technicians(tmp_path: Path) -> None:
     header.write_text("technician_id,start,end,kind\n")
     code, out, _ = run(header, "--json")
     assert (code, json.loads(out)) == (0, {"technicians": []})
+
+
+def test_the_preview_shows_paid_breaks_and_why(tmp_path: Path) -> None:
+    csv_file = tmp_path / "day.csv"
+    csv_file.write_text(
+        "technician_id,start,end,kind,commute,relieved\n"
+        "T1,2026-01-05T07:30:00-08:00,2026-01-05T08:00:00-08:00,travel,true,\n"
+        "T1,2026-01-05T08:00:00-08:00,2026-01-05T12:00:00-08:00,work,,\n"
+        "T1,2026-01-05T12:00:00-08:00,2026-01-05T12:30:00-08:00,meal,,true\n"
+        "T1,2026-01-05T12:30:00-08:00,2026-01-05T14:30:00-08:00,work,,\n"
+        "T1,2026-01-05T14:30:00-08:00,2026-01-05T14:45:00-08:00,break,,\n"
+        "T1,2026-01-05T14:45:00-08:00,2026-01-05T16:45:00-08:00,work,,\n")
+    code, out, err = run(csv_file, "--jurisdiction", "US-CA")
+    assert (code, err) == (0, "")
+    assert any(line.split()[:8] == ["Mon", "2026-01-05", "8.00", "0.25", "0.00", "0.00", "0.25", "8.25"]
+               for line in out.splitlines()), out
+    assert "14:30–14:45 break 15 min: paid — a break of 20 minutes or less is a rest period" in out
+    assert "[IWC Wage Order 4 (8 CCR 11040) §12(A)]" in out
+    assert "12:00–12:30 meal period 30 min: not paid" in out and "07:30–08:00 travel 30 min: not paid" in out
+    code, out, _ = run(csv_file, "--jurisdiction", "US-CA", "--json")
+    [day] = json.loads(out)["technicians"][0]["workdays"]
+    assert (day["paid_breaks"], day["unpaid"], day["total"]) == (0.25, 1.0, 8.25) and len(day["notes"]) == 3

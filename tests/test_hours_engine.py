@@ -215,15 +215,18 @@ def test_commute_is_paid_only_when_configured(paid_commute: bool, total: int) ->
     assert (day.total, day.travel) == (total, total - 8)
 
 
-@pytest.mark.parametrize(("unpaid", "total"), [(True, Decimal("8")), (False, Decimal("8.5"))])
-def test_meal_breaks(unpaid: bool, total: Decimal) -> None:
-    """29 CFR 785.19: bona fide meal periods are not worked; paid short breaks (785.18) are."""
+@pytest.mark.parametrize(("minutes", "paid_meals", "total"), [
+    (30, False, Decimal("8")),  # a bona fide meal period (29 CFR 785.19) is not worked
+    (30, True, Decimal("8.5")),  # unless the company pays meal periods anyway
+    (15, False, Decimal("8.25")),  # a short break is a rest period (785.18): paid, whatever the company says
+])
+def test_breaks_by_length(minutes: int, paid_meals: bool, total: Decimal) -> None:
     shifts = [
         local("2026-01-05 08:00", 4),
-        local("2026-01-05 12:00", 0.5, "break"),
-        local("2026-01-05 12:30", 4),
+        local("2026-01-05 12:00", minutes / 60, "break"),
+        local(f"2026-01-05 12:{minutes:02d}", 4),
     ]
-    [day] = compute_hours(shifts, PayrollSettings(unpaid_meal_breaks=unpaid))["T1"].workdays
+    [day] = compute_hours(shifts, PayrollSettings(paid_meal_periods=paid_meals))["T1"].workdays
     assert day.total == total
 
 

@@ -8,6 +8,7 @@ the time worked, not on how it was recorded.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta, timezone
 from decimal import Decimal
 
@@ -16,6 +17,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from tasks.hours import JURISDICTIONS, PayrollSettings, TechnicianHours, WorkInterval, compute_hours
+from tasks.hours.model import RELIEF_KINDS
+from tasks.hours.worked import classify
 
 BASE = datetime(2026, 3, 3, tzinfo=UTC)
 OFFSETS = [UTC, timezone(timedelta(hours=-8)), timezone(timedelta(hours=-7)), timezone(timedelta(hours=5.5))]
@@ -33,10 +36,17 @@ def timesheets(draw: st.DrawFn) -> list[WorkInterval]:
             # gaps of a meal, of a night between daily shifts, or anything; shifts up to 14 hours
             at += draw(st.sampled_from([0, 1800, 12 * 3600, 14 * 3600]) | st.integers(0, 30 * 3600))
             length = draw(st.sampled_from([4 * 3600, 10 * 3600]) | st.integers(60, 14 * 3600))
-            kind = draw(st.sampled_from(["work", "work", "work", "travel", "break"]))
+            kind = draw(st.sampled_from(["work", "work", "work", "travel", "break", "meal", "rest", "wait",
+                                         "on_call"]))
+            if kind in ("break", "meal", "rest", "wait", "on_call"):  # breaks are short: minutes, not hours
+                length = draw(st.sampled_from([600, 1200, 1500, 1800, 2700]) | st.integers(60, 3 * 3600))
             start = (BASE + timedelta(seconds=at)).astimezone(draw(st.sampled_from(OFFSETS)))
             end = (BASE + timedelta(seconds=at + length)).astimezone(draw(st.sampled_from(OFFSETS)))
-            entries.append(WorkInterval(tech, start, end, kind, kind == "travel" and draw(st.booleans())))
+            commute = kind == "travel" and draw(st.booleans())
+            entries.append(WorkInterval(
+                tech, start, end, kind, commute,
+                relieved=draw(st.sampled_from([None, True, False])) if kind in RELIEF_KINDS else None,
+                company_vehicle=kind == "travel" and draw(st.booleans())))
             at += length
     return entries
 
@@ -48,7 +58,9 @@ payroll_settings = st.builds(
     workweek_start=st.integers(0, 6),
     jurisdiction=st.sampled_from(sorted(JURISDICTIONS)),
     paid_commute_travel=st.booleans(),
-    unpaid_meal_breaks=st.booleans(),
+    paid_meal_periods=st.booleans(),
+    commute_vehicle_agreement=st.booleans(),
+    company_vehicle_optional=st.booleans(),
 )
 rates = st.none() | st.fixed_dictionaries(
     {"A": st.sampled_from([Decimal("15"), Decimal("18"), Decimal("40")])}
@@ -56,14 +68,11 @@ rates = st.none() | st.fixed_dictionaries(
 
 
 def paid_seconds(entries: list[WorkInterval], settings: PayrollSettings, tech: str) -> int:
-    """Hours worked, computed independently of the engine (29 CFR 785.19, 785.35, 785.38)."""
-
-    def paid(e: WorkInterval) -> bool:
-        if e.kind == "break":
-            return not settings.unpaid_meal_breaks
-        return not e.commute or settings.paid_commute_travel
-
-    return sum(int((e.end - e.start).total_seconds()) for e in entries if e.technician_id == tech and paid(e))
+    """Hours worked as the rules decide them (tasks/hours/worked.py), before any overtime threshold:
+    the engine must place every one of these seconds in exactly one pay class."""
+    mine = [(int(e.start.timestamp()) // 1, int(e.end.timestamp()) // 1, e.kind, e.relieved, e.commute,
+             e.company_vehicle) for e in entries if e.technician_id == tech]
+    return sum(d.period.seconds for d in classify(mine, settings.jurisdiction, settings) if d.paid)
 
 
 @FAST
@@ -80,6 +89,8 @@ def test_every_paid_second_is_classified_exactly_once(
         for row in [*hours.workdays, *hours.weeks]:
             assert min(row.regular_seconds, row.overtime_seconds, row.double_time_seconds) >= 0
             assert 0 <= row.travel_seconds <= row.total_seconds
+            parts = row.travel_seconds + row.paid_break_seconds + row.paid_gap_seconds + row.paid_standby_seconds
+            assert parts <= row.total_seconds  # the breakdown is inside the paid total
             assert row.total_seconds > 0  # workdays without paid time are omitted
         _check_thresholds(hours, settings)
 
@@ -124,9 +135,6 @@ def test_splitting_an_entry_at_any_instant_changes_nothing(
     entry = entries[index]
     micros = (entry.end - entry.start) // timedelta(microseconds=1)
     cut = entry.start + timedelta(microseconds=data.draw(st.integers(1, micros - 1)))
-    halves = [
-        WorkInterval(entry.technician_id, entry.start, cut, entry.kind, entry.commute),
-        WorkInterval(entry.technician_id, cut, entry.end, entry.kind, entry.commute),
-    ]
+    halves = [replace(entry, end=cut), replace(entry, start=cut)]
     split = entries[:index] + halves + entries[index + 1 :]
     assert compute_hours(split, settings, hourly_rates) == compute_hours(entries, settings, hourly_rates)

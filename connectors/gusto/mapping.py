@@ -28,7 +28,8 @@ def time_sheet_body(day: TimesheetDay) -> dict[str, Any]:
         "time_zone": day.timezone,
         "shift_started_at": day.shift_start.isoformat(),
         "shift_ended_at": day.shift_end.isoformat(),
-        "metadata": {KEY_FIELD: day.key, "workday": day.workday.isoformat(), "travel_hours": f"{day.travel_hours:.2f}"},
+        "metadata": {KEY_FIELD: day.key, "workday": day.workday.isoformat(), "travel_hours": f"{day.travel_hours:.2f}",
+                     "paid_break_hours": f"{day.paid_break_hours:.2f}"},
         "entries": entries(day),
     }
 
@@ -37,7 +38,9 @@ def same_hours(doc: dict[str, Any], day: TimesheetDay) -> bool:
     """Whether the sheet at Gusto already says what we would write."""
     theirs = {e["pay_classification"]: Decimal(str(e["hours_worked"])) for e in doc.get("entries", [])}
     ours = {e["pay_classification"]: Decimal(e["hours_worked"]) for e in entries(day)}
-    return theirs == ours and doc.get("metadata", {}).get("travel_hours") == f"{day.travel_hours:.2f}"
+    meta = doc.get("metadata", {})
+    return (theirs == ours and meta.get("travel_hours") == f"{day.travel_hours:.2f}"
+            and meta.get("paid_break_hours", "0.00") == f"{day.paid_break_hours:.2f}")
 
 
 def record(doc: dict[str, Any]) -> VendorRecord:

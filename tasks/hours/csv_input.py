@@ -1,9 +1,11 @@
 """Read time entries from CSV, reporting every bad row with its line number.
 
-Columns: ``technician_id,start,end,kind`` plus an optional ``commute`` (true/false) column; other
-columns are ignored, and so are blank lines and lines starting with ``#`` (comments, e.g. a source
-citation in a fixture). Times are ISO 8601 with a UTC offset. A file with any problem yields no
-entries at all: a half-read timesheet would produce wrong overtime, which is worse than none.
+Columns: ``technician_id,start,end,kind`` plus optional ``commute`` and ``company_vehicle`` (true/false,
+travel entries) and ``relieved`` (true/false/empty: was the technician completely relieved of duty during
+a break, meal, wait or on-call period; empty = not recorded). Other columns are ignored, and so are
+blank lines and lines starting with ``#`` (comments, e.g. a source citation in a fixture). Times are
+ISO 8601 with a UTC offset. A file with any problem yields no entries at all: a half-read timesheet
+would produce wrong overtime, which is worse than none.
 """
 
 from __future__ import annotations
@@ -98,11 +100,14 @@ def _parse_row(row: list[str], columns: dict[str, int]) -> tuple[list[str], Work
     cell = {name: row[i].strip() if i < len(row) else "" for name, i in columns.items()}
     problems: list[str] = []
     start, end = (_parse_time(name, cell[name], problems) for name in ("start", "end"))
-    commute = _parse_bool(cell.get("commute", ""), problems)
+    commute = _parse_bool("commute", cell.get("commute", ""), problems)
+    vehicle = _parse_bool("company_vehicle", cell.get("company_vehicle", ""), problems)
+    relieved = None if not cell.get("relieved", "") else _parse_bool("relieved", cell["relieved"], problems)
     if problems or start is None or end is None:
         return problems, None
     try:
-        return [], WorkInterval(cell["technician_id"], start, end, cell["kind"].lower(), commute)
+        return [], WorkInterval(cell["technician_id"], start, end, cell["kind"].lower(), commute,
+                                relieved=relieved, company_vehicle=vehicle)
     except HoursInputError as exc:
         return [p.message for p in exc.problems], None
 
@@ -118,10 +123,10 @@ def _parse_time(name: str, value: str, problems: list[str]) -> datetime | None:
         return None
 
 
-def _parse_bool(value: str, problems: list[str]) -> bool:
+def _parse_bool(name: str, value: str, problems: list[str]) -> bool:
     text = value.strip().lower()
     if text in _TRUE:
         return True
     if text not in _FALSE:
-        problems.append(f"commute {value!r} is not true/false")
+        problems.append(f"{name} {value!r} is not true/false")
     return False

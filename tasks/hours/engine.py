@@ -1,6 +1,7 @@
 """Turn time entries into regular / overtime / double time per workday and workweek.
 
-How: keep only paid time (work, paid travel, paid breaks) as integer-second segments in UTC, cut
+How: decide what is hours worked (worked.py: rest breaks, meal periods, travel, waiting, on-call time
+and short gaps, per jurisdiction with sources), keep that paid time as integer-second segments in UTC, cut
 them at workday and workweek boundaries computed in the company zone with pendulum (so a workday
 across a DST change is 23 or 25 real hours, while elapsed time stays real time), then apply the
 jurisdiction's thresholds (rules.py) in order. A threshold walks the pieces chronologically and
@@ -32,6 +33,7 @@ from tasks.hours.model import (
     interval_problems,
 )
 from tasks.hours.rules import JURISDICTIONS, JurisdictionRule, PayClass, Threshold
+from tasks.hours.worked import Decision, Period, classify
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
@@ -163,7 +165,7 @@ class _Piece:
 
     start: int
     end: int
-    travel: bool
+    category: str  # work | travel | break | gap | standby: what the paid time was, for the breakdown
     day: tuple[int, date]  # (epoch second the workday begins, local date it begins on)
     week: date
     pay: PayClass = PayClass.REGULAR
@@ -172,17 +174,18 @@ class _Piece:
     def seconds(self) -> int:
         return self.end - self.start
 
+    @property
+    def travel(self) -> bool:
+        return self.category == "travel"
+
+
+#: which breakdown column a paid period lands in
+_CATEGORY = {"work": "work", "travel": "travel", "rest": "break", "break": "break", "meal": "break",
+             "gap": "gap", "wait": "standby", "on_call": "standby"}
+
 
 def _epoch(moment: datetime) -> int:
     return (moment - _EPOCH) // _SECOND
-
-
-def _is_paid(entry: WorkInterval, settings: PayrollSettings) -> bool:
-    if entry.kind == "break":
-        return not settings.unpaid_meal_breaks  # 29 CFR 785.19 meal vs 785.18 rest
-    if entry.kind == "travel" and entry.commute:
-        return settings.paid_commute_travel  # 29 CFR 785.35 home-to-work travel
-    return True  # work, and travel between job sites (29 CFR 785.38)
 
 
 def _technician_hours(
@@ -193,38 +196,45 @@ def _technician_hours(
     calendar: _Calendar,
     rate: Decimal | None,
 ) -> TechnicianHours:
-    paid = sorted(
-        (_epoch(e.start), _epoch(e.end), e.kind == "travel") for e in entries if _is_paid(e, settings)
-    )
-    paid = [seg for seg in paid if seg[1] > seg[0]]
-    meals = [(_epoch(e.start), _epoch(e.end)) for e in entries if e.kind == "break"]
+    decisions = classify([(_epoch(e.start), _epoch(e.end), e.kind, e.relieved, e.commute, e.company_vehicle)
+                          for e in entries], settings.jurisdiction, settings)
+    paid = [(d.period.start, d.period.end, _CATEGORY[d.period.kind]) for d in decisions
+            if d.paid and d.period.end > d.period.start]
+    unpaid_meals = [(d.period.start, d.period.end) for d in decisions
+                    if not d.paid and d.period.kind in ("meal", "break")]
     split = _fixed_workdays if rule.workday == "fixed" else _rolling_workdays
     pieces = split(paid, calendar)
     keys: dict[str, Callable[[_Piece], Hashable | None]] = {
         "workday": lambda p: p.day,
         "seventh_day": _seventh_day_key(pieces) if rule.workday == "fixed" else (lambda p: None),
-        "consecutive": _consecutive_key([(s, e) for s, e, _ in paid] + meals),
+        "consecutive": _consecutive_key([(s, e) for s, e, _ in paid] + unpaid_meals),
         "workweek": lambda p: p.week,
     }
     for threshold in rule.thresholds:
         if _threshold_applies(threshold, rate, settings):
             pieces = _apply(threshold, pieces, keys[threshold.scope])
-    return _aggregate(tech, pieces)
+    return _aggregate(tech, pieces, [d for d in decisions if _noteworthy(d)], calendar)
 
 
-def _fixed_workdays(paid: list[tuple[int, int, bool]], calendar: _Calendar) -> list[_Piece]:
+def _noteworthy(decision: Decision) -> bool:
+    """Everything a payroll clerk may question: not plain work, not plain site-to-site travel."""
+    p = decision.period
+    return not (p.kind == "work" or (p.kind == "travel" and not p.commute and not p.company_vehicle))
+
+
+def _fixed_workdays(paid: list[tuple[int, int, str]], calendar: _Calendar) -> list[_Piece]:
     """Cut paid segments at the company's workday boundaries (workweeks nest in them)."""
     pieces: list[_Piece] = []
-    for start, end, travel in paid:
+    for start, end, category in paid:
         while start < end:
             day = calendar.workday_of(start)
             cut = min(end, calendar.boundary(day + _DAY))
-            pieces.append(_Piece(start, cut, travel, (calendar.boundary(day), day), calendar.week_of(day)))
+            pieces.append(_Piece(start, cut, category, (calendar.boundary(day), day), calendar.week_of(day)))
             start = cut
     return pieces
 
 
-def _rolling_workdays(paid: list[tuple[int, int, bool]], calendar: _Calendar) -> list[_Piece]:
+def _rolling_workdays(paid: list[tuple[int, int, str]], calendar: _Calendar) -> list[_Piece]:
     """NRS 608.0126: a workday is 24 consecutive hours from when the employee begins work.
 
     The window is not reset at the workweek start; the pieces are still cut there so that every
@@ -232,13 +242,13 @@ def _rolling_workdays(paid: list[tuple[int, int, bool]], calendar: _Calendar) ->
     """
     pieces: list[_Piece] = []
     window: int | None = None
-    for start, end, travel in paid:
+    for start, end, category in paid:
         while start < end:
             if window is None or start >= window + _ROLLING_WORKDAY_SECONDS:
                 window = start
             week = calendar.week_of(calendar.workday_of(start))
             cut = min(end, window + _ROLLING_WORKDAY_SECONDS, calendar.week_end(week))
-            pieces.append(_Piece(start, cut, travel, (window, calendar.local_date(window)), week))
+            pieces.append(_Piece(start, cut, category, (window, calendar.local_date(window)), week))
             start = cut
     return pieces
 
@@ -297,29 +307,53 @@ def _apply(
     return out
 
 
-def _aggregate(tech: str, pieces: list[_Piece]) -> TechnicianHours:
-    days: dict[tuple[date, date], list[int]] = {}
+_COLUMNS = {"travel": 3, "break": 4, "gap": 5, "standby": 6}
+
+
+def _aggregate(tech: str, pieces: list[_Piece], noted: list[Decision], calendar: _Calendar) -> TechnicianHours:
+    days: dict[tuple[tuple[int, date], date], list[int]] = {}
     weeks: dict[date, list[int]] = {}
     for p in pieces:
-        day_bucket = days.setdefault((p.day[1], p.week), [0, 0, 0, 0])
-        for bucket in (day_bucket, weeks.setdefault(p.week, [0, 0, 0, 0])):
+        day_bucket = days.setdefault((p.day, p.week), [0] * 8)
+        for bucket in (day_bucket, weeks.setdefault(p.week, [0] * 8)):
             bucket[p.pay] += p.seconds
-            if p.travel:
-                bucket[3] += p.seconds
+            if p.category in _COLUMNS:
+                bucket[_COLUMNS[p.category]] += p.seconds
+    notes: dict[tuple[tuple[int, date], date], list[str]] = {}
+    ordered = sorted(days)
+    starts = [key[0][0] for key in ordered]
+    for decision in noted:
+        if not ordered:
+            break
+        at = max(0, bisect.bisect_right(starts, decision.period.start) - 1)
+        key = ordered[at]
+        notes.setdefault(key, []).append(f"{_clock(decision.period, calendar)} {decision.note()}")
+        if not decision.paid:
+            days[key][7] += decision.period.seconds
+            weeks[key[1]][7] += decision.period.seconds
     return TechnicianHours(
         technician_id=tech,
-        workdays=[
-            WorkdayHours(date=day, week_start=week, **_fields(days[day, week])) for day, week in sorted(days)
-        ],
+        workdays=[WorkdayHours(date=day[1], week_start=week, notes=tuple(notes.get((day, week), ())),
+                               **_fields(days[day, week])) for day, week in ordered],
         weeks=[WeekTotals(week_start=week, **_fields(weeks[week])) for week in sorted(weeks)],
     )
 
 
+def _clock(period: Period, calendar: _Calendar) -> str:
+    start = pendulum.from_timestamp(period.start, tz=calendar.tz)
+    end = pendulum.from_timestamp(period.end, tz=calendar.tz)
+    return f"{start:%H:%M}–{end:%H:%M}"
+
+
 def _fields(bucket: list[int]) -> dict[str, int]:
-    regular, overtime, double_time, travel = bucket
+    regular, overtime, double_time, travel, breaks, gaps, standby, unpaid = bucket
     return {
         "regular_seconds": regular,
         "overtime_seconds": overtime,
         "double_time_seconds": double_time,
         "travel_seconds": travel,
+        "paid_break_seconds": breaks,
+        "paid_gap_seconds": gaps,
+        "paid_standby_seconds": standby,
+        "unpaid_seconds": unpaid,
     }

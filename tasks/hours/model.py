@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 
-KINDS: frozenset[str] = frozenset({"work", "travel", "break"})
+KINDS: frozenset[str] = frozenset({"work", "travel", "break", "meal", "rest", "wait", "on_call"})
+#: kinds whose entry may say whether the technician was completely relieved of duty
+RELIEF_KINDS: frozenset[str] = frozenset({"break", "meal", "wait", "on_call"})
 
 #: Weekday names accepted by parse_weekday, Monday=0 … Sunday=6 (Python ``date.weekday()`` and
 #: pendulum 3 ``WeekDay``; note ISO ``isoweekday()`` would be Monday=1 … Sunday=7).
@@ -93,6 +95,11 @@ class PayrollSettings:
     ``workweek_start`` is Monday=0 … Sunday=6 (``date.weekday()``); use parse_weekday for names.
     The workweek begins at ``workday_start`` on that weekday, so workdays nest inside workweeks.
     ``nv_minimum_wage`` sets the NRS 608.018 daily-overtime ceiling (1.5 x minimum wage).
+
+    What counts as hours worked is the law's, not the company's (tasks/hours/worked.py); the company
+    may only pay more (``paid_commute_travel``, ``paid_meal_periods``) or state facts the data cannot
+    carry: an ECFA agreement on commuting in company vehicles (``commute_vehicle_agreement``), and
+    whether using the company vehicle to commute is the technician's choice (``company_vehicle_optional``).
     """
 
     timezone: str = "America/Los_Angeles"
@@ -100,7 +107,9 @@ class PayrollSettings:
     workweek_start: int = 6
     jurisdiction: str = "US-FLSA"
     paid_commute_travel: bool = False
-    unpaid_meal_breaks: bool = True
+    paid_meal_periods: bool = False
+    commute_vehicle_agreement: bool = False
+    company_vehicle_optional: bool = False
     nv_minimum_wage: Decimal = Decimal("12.00")
 
 
@@ -108,8 +117,9 @@ class PayrollSettings:
 class WorkInterval:
     """One time entry of a technician; validated on construction so bad entries never reach the math.
 
-    ``commute`` marks home → first job / last job → home travel, paid only when
-    ``PayrollSettings.paid_commute_travel`` (29 CFR 785.35).
+    ``commute`` marks home → first job / last job → home travel (29 CFR 785.35), ``company_vehicle``
+    travel in the employer's vehicle; ``relieved`` says whether the technician was completely relieved of
+    duty during a break, meal, wait or on-call period (None: not recorded).
     """
 
     technician_id: str
@@ -117,6 +127,8 @@ class WorkInterval:
     end: datetime
     kind: str
     commute: bool = False
+    relieved: bool | None = None
+    company_vehicle: bool = False
 
     def __post_init__(self) -> None:
         problems = interval_problems(self)
@@ -144,6 +156,11 @@ def interval_problems(entry: WorkInterval) -> list[str]:
         problems.append(f"unknown kind {entry.kind!r} (expected one of {', '.join(sorted(KINDS))})")
     elif entry.commute and entry.kind != "travel":
         problems.append(f"commute is only meaningful for travel entries, not {entry.kind!r}")
+    elif entry.company_vehicle and entry.kind != "travel":
+        problems.append(f"company_vehicle is only meaningful for travel entries, not {entry.kind!r}")
+    elif entry.relieved is not None and entry.kind not in RELIEF_KINDS:
+        problems.append(f"relieved is only meaningful for {', '.join(sorted(RELIEF_KINDS))} entries, "
+                        f"not {entry.kind!r}")
     return problems
 
 
@@ -174,10 +191,17 @@ def find_overlaps(entries: Sequence[WorkInterval]) -> list[Overlap]:
 
 @dataclass(frozen=True, kw_only=True)
 class _SecondsMixin:
+    """Paid seconds by pay class; travel, breaks, gaps and standby are paid time *inside* those classes,
+    reported so a payroll clerk can check each line."""
+
     regular_seconds: int
     overtime_seconds: int
     double_time_seconds: int
     travel_seconds: int
+    paid_break_seconds: int = 0  # rest periods, short or on-duty meals, unclear breaks
+    paid_gap_seconds: int = 0  # unrecorded gaps too short to be off duty
+    paid_standby_seconds: int = 0  # waiting and on-call time that counts
+    unpaid_seconds: int = 0  # recorded but not hours worked: bona fide meals, commute, free on-call
 
     @property
     def total_seconds(self) -> int:
@@ -201,6 +225,22 @@ class _SecondsMixin:
         return hours(self.travel_seconds)
 
     @property
+    def paid_breaks(self) -> Decimal:
+        return hours(self.paid_break_seconds)
+
+    @property
+    def paid_gaps(self) -> Decimal:
+        return hours(self.paid_gap_seconds)
+
+    @property
+    def paid_standby(self) -> Decimal:
+        return hours(self.paid_standby_seconds)
+
+    @property
+    def unpaid(self) -> Decimal:
+        return hours(self.unpaid_seconds)
+
+    @property
     def total(self) -> Decimal:
         """Rounded from the exact seconds, so it may differ by 0.01 from the sum of rounded parts."""
         return hours(self.total_seconds)
@@ -216,6 +256,7 @@ class WorkdayHours(_SecondsMixin):
 
     date: date
     week_start: date
+    notes: tuple[str, ...] = ()  # every period that is not plain work or site-to-site travel, and why
 
 
 @dataclass(frozen=True, kw_only=True)
