@@ -1,37 +1,28 @@
-"""Vendor credentials as a Prefect block: encrypted at rest on the Prefect server, edited in its UI.
+"""Vendor credentials as Prefect blocks: encrypted at rest on the Prefect server, edited in its UI.
 
-Settings (environment) stay the default; when `FIELDBRIDGE_CREDENTIALS_BLOCK` names a saved block,
-its non-empty secrets replace the settings' ones, so production secrets never sit in env files.
+Each vendor package defines one block (`connectors/<vendor>/credentials.py`) with its `SecretStr`
+fields; `prefect block register -m connectors.<vendor>.credentials` makes it available. Environment
+settings stay the fallback: when `FIELDBRIDGE_<VENDOR>_CREDENTIALS_BLOCK` names a saved block, its
+non-empty secrets replace the environment's.
 """
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr
-
-from models.settings import FieldbridgeSettings
-
-SECRET_FIELDS = ("hubspot_token", "quickbooks_client_secret", "quickbooks_refresh_token", "gusto_token")
 
 
-class FieldbridgeCredentials(Block):
-    """Secrets for the CRM, payroll and accounting connectors."""
+class VendorCredentials(Block):
+    """Base of every vendor's credentials block."""
 
-    _block_type_name = "Fieldbridge Credentials"
-    _description = "Vendor API secrets for fieldbridge connectors (HubSpot, QuickBooks Online, Gusto)."
+    _plugin_name: ClassVar[str]
 
-    hubspot_token: SecretStr | None = Field(default=None, description="HubSpot private-app token.")
-    quickbooks_client_secret: SecretStr | None = Field(default=None, description="Intuit app client secret.")
-    quickbooks_refresh_token: SecretStr | None = Field(
-        default=None, description="Initial QuickBooks refresh token (rotated copies live in the token store)."
-    )
-    gusto_token: SecretStr | None = Field(default=None, description="Gusto API access token.")
+    def get_client(self) -> Any:
+        """The vendor's client, with these secrets and the rest of its settings from the environment."""
+        from connectors.registry import get_plugin
+        from tasks.runtime import connect
 
-
-def apply_credentials_block(settings: FieldbridgeSettings) -> FieldbridgeSettings:
-    """Settings with secrets from the configured block, or unchanged when none is configured."""
-    if not settings.credentials_block:
-        return settings
-    block = FieldbridgeCredentials.load(settings.credentials_block)
-    overrides = {name: getattr(block, name) for name in SECRET_FIELDS if getattr(block, name) is not None}
-    return settings.model_copy(update=overrides)
+        plugin = get_plugin(self._plugin_name)
+        secrets = {f: getattr(self, f) for f in plugin.secret_fields if getattr(self, f, None) is not None}
+        return connect(plugin, plugin.settings(**secrets))

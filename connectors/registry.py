@@ -1,13 +1,12 @@
-"""Connectors are found through the `fieldbridge.connectors` entry-point group, so a new
-integration is a package that registers a class with a `from_settings` constructor."""
+"""Vendors are found only through the `fieldbridge.connectors` entry-point group: each entry names a
+`ConnectorPlugin`. A new integration is a package that exports one and adds one entry-point line."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from importlib.metadata import entry_points
-from typing import Any
 
-from models.settings import FieldbridgeSettings
+from connectors.contract import ConnectorPlugin, Role
 
 
 class UnknownConnector(LookupError):
@@ -15,13 +14,26 @@ class UnknownConnector(LookupError):
 
 
 @lru_cache
-def connector_classes() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group="fieldbridge.connectors")}
+def plugins() -> dict[str, ConnectorPlugin]:
+    """Every installed plugin by name (loaded once per process)."""
+    found: dict[str, ConnectorPlugin] = {}
+    for ep in entry_points(group="fieldbridge.connectors"):
+        plugin = ep.load()
+        if not isinstance(plugin, ConnectorPlugin):
+            raise TypeError(f"entry point {ep.name} = {ep.value} is not a ConnectorPlugin")
+        if plugin.name != ep.name:
+            raise ValueError(f"entry point {ep.name} names plugin {plugin.name!r}: they must match")
+        found[ep.name] = plugin
+    return found
 
 
-def build_connector(system: str, settings: FieldbridgeSettings) -> Any:
-    """Instantiate the connector registered as `system`, configured from settings."""
-    eps = connector_classes()
-    if system not in eps:
-        raise UnknownConnector(f"no connector named {system!r}; installed: {', '.join(sorted(eps)) or 'none'}")
-    return eps[system].load().from_settings(settings)
+def get_plugin(name: str, role: Role | None = None) -> ConnectorPlugin:
+    """The plugin called `name`; with `role`, refuse one that does not play it."""
+    found = plugins()
+    if name not in found:
+        raise UnknownConnector(f"no connector named {name!r}; installed: {', '.join(sorted(found)) or 'none'}")
+    plugin = found[name]
+    if role is not None and role not in plugin.roles:
+        raise UnknownConnector(f"connector {name!r} does not play the {role} role (it plays "
+                               f"{', '.join(sorted(plugin.roles))})")
+    return plugin

@@ -53,8 +53,9 @@ def demo(
 
 @app.command()
 def sandbox(
-    system: Annotated[str, typer.Argument(help="hubspot | quickbooks | gusto | all")],
-    port: Annotated[int, typer.Option(help="Port (with 'all': hubspot on N, quickbooks N+1, gusto N+2).")] = 8701,
+    system: Annotated[str, typer.Argument(help="An installed connector with a sandbox (`fieldbridge connectors`), "
+                                        "or 'all': the configured CRM, accounting and payroll systems.")],
+    port: Annotated[int, typer.Option(help="Port (with 'all': CRM on N, accounting N+1, payroll N+2).")] = 8701,
     error_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of requests answered 500/503.")] = 0.0,
     latency_ms: Annotated[int, typer.Option(min=0, help="Added latency per request.")] = 0,
     drop_after_commit_rate: Annotated[float, typer.Option(min=0, max=1,
@@ -69,16 +70,16 @@ def sandbox(
     from deployments import sandboxes
     from models.settings import FieldbridgeSettings
 
-    systems = list(sandboxes.SYSTEMS) if system == "all" else [system]
-    if any(s not in sandboxes.SYSTEMS for s in systems):
-        typer.echo(f"error: unknown sandbox {system!r}; choose hubspot, quickbooks, gusto or all", err=True)
+    available = sandboxes.with_sandboxes()
+    systems = [p.name for p in sandboxes.configured(FieldbridgeSettings()).values()] if system == "all" else [system]
+    if any(s not in available for s in systems):
+        typer.echo(f"error: unknown sandbox {system!r}; choose {', '.join(available)} or all", err=True)
         raise typer.Exit(2)
     faults = FaultConfig(error_rate=error_rate, latency_ms=latency_ms, drop_after_commit_rate=drop_after_commit_rate,
                          burst_429_rate=burst_429_rate)
-    settings = FieldbridgeSettings()
     servers = []
     for offset, name in enumerate(systems):
-        box = sandboxes.build(name, settings, faults, state_dir)
+        box = sandboxes.build(name, faults, state_dir)
         try:
             servers.append(SandboxServer(box.asgi(), port=port + offset).start())
         except RuntimeError as exc:
@@ -94,10 +95,25 @@ def sandbox(
             server.stop()
 
 
+@app.command("connectors")
+def connectors_command() -> None:
+    """The installed connectors: what each one plays, and which the settings choose for each role."""
+    from connectors.registry import plugins
+    from models.settings import FieldbridgeSettings
+
+    settings = FieldbridgeSettings()
+    chosen = {settings.crm_system: "crm", settings.payroll_system: "payroll", settings.accounting_system: "accounting"}
+    for name, plugin in sorted(plugins().items()):
+        role = chosen.get(name)
+        mark = f"  ← configured as {role}" if role else ""
+        sandbox = "sandbox" if plugin.sandbox is not None else "no sandbox"
+        typer.echo(f"{name:<12} {plugin.title:<22} {', '.join(sorted(plugin.roles)):<22} {sandbox}{mark}")
+
+
 @app.command("run")
 def run_job(job_id: Annotated[str, typer.Argument(help="The closed job to post, e.g. J1042.")]) -> None:
     """Run job_closed for one job against the configured systems."""
-    from connectors.http.errors import ConnectorError
+    from connectors.contract.errors import ConnectorError
     from flows.job_closed import job_closed
 
     try:

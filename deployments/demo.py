@@ -25,7 +25,7 @@ from rich.table import Table
 from deployments import demo_data, sandboxes
 from models.settings import FieldbridgeSettings
 
-DEFAULT_PORTS = {"hubspot": 8701, "quickbooks": 8702, "gusto": 8703}
+DEFAULT_PORTS = {"crm": 8701, "accounting": 8702, "payroll": 8703}  # by role: whichever connector plays it
 DEFAULT_INGRESS_PORT = 8700
 SECRET_FILE = "ingress-secret"
 
@@ -35,13 +35,22 @@ def _port_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+def company_for(settings: FieldbridgeSettings, jobs: int) -> demo_data.DemoCompany:
+    """The demo company with ids shaped as the configured payroll and accounting systems shape them."""
+    roles = sandboxes.configured(settings)
+    payroll, accounting = roles["payroll"], roles["accounting"]
+    return demo_data.generate(jobs=jobs, accounting_system=accounting.name,
+                              payroll_id=payroll.demo_id or demo_data.default_id,
+                              vendor_id=accounting.demo_id or demo_data.default_id)
+
+
 def prepare_company(settings: FieldbridgeSettings, jobs: int) -> demo_data.DemoCompany:
     """Tests' and benchmarks' shortcut: load the whole company into the FSM tables and seed the vendors."""
     from models.db import create_schema, get_engine
 
     engine = get_engine(settings.resolved_database_url())
     create_schema(engine)
-    company = demo_data.generate(jobs=jobs)
+    company = company_for(settings, jobs)
     demo_data.load(company, engine)
     sandboxes.seed(company, settings)
     return company
@@ -53,7 +62,7 @@ def prepare_setup(settings: FieldbridgeSettings, jobs: int) -> demo_data.DemoCom
 
     engine = get_engine(settings.resolved_database_url())
     create_schema(engine)
-    company = demo_data.generate(jobs=jobs)
+    company = company_for(settings, jobs)
     demo_data.load_setup(company, engine)
     sandboxes.seed(company, settings)
     return company
@@ -141,9 +150,13 @@ def results_table(engine: Any, settings: FieldbridgeSettings, job_ids: list[str]
         row = effects.get(key)
         return json.loads(row.summary) if row is not None and row.summary else {}
 
-    table = Table(title="What each system now holds, per job (hours: the technician's workday, as sent to Gusto)")
-    for col in ("job", "run", "ticket", "case", "Gusto hours (OT)", "invoice", "total"):
-        table.add_column(col, justify="right" if col in ("total", "Gusto hours (OT)") else "left", no_wrap=True)
+    roles = sandboxes.configured(settings)
+    crm, payroll, accounting = roles["crm"].title, roles["payroll"].title, roles["accounting"].title
+    hours_col = f"{payroll} hours (OT)"
+    table = Table(title=f"What each system now holds, per job (hours: the technician's workday, as sent to "
+                  f"{payroll})")
+    for col in ("job", "run", f"{crm} case", "state", hours_col, f"{accounting} invoice", "total", "sent"):
+        table.add_column(col, justify="right" if col in ("total", hours_col) else "left", no_wrap=True)
     for job_id in job_ids:
         ticket = summary(f"{settings.crm_system}:ticket:{job_id}")
         invoice = summary(f"{settings.accounting_system}:invoice:{job_id}")
@@ -154,9 +167,10 @@ def results_table(engine: Any, settings: FieldbridgeSettings, job_ids: list[str]
         state = outcome.get(job_id, "?")
         style = "green" if state in ("Completed", "Superseded") else "red"
         table.add_row(job_id, f"[{style}]{state}[/]", ticket.get("ticket_id", "-"),
-                      tickets.get(ticket.get("ticket_id", ""), "-"), f"{hours:.2f} ({overtime:.2f})",
+                      tickets.get(job_id, "-"), f"{hours:.2f} ({overtime:.2f})",
                       f"{invoice.get('number', '-')} #{invoice.get('invoice_id', '-')}",
-                      f"{invoice.get('total', '-')} {invoice.get('currency', '')}")
+                      f"{invoice.get('total', '-')} {invoice.get('currency', '')}",
+                      "yes" if summary(f"{settings.accounting_system}:invoice-send:{job_id}") else "-")
     return table
 
 
@@ -173,8 +187,8 @@ def run_demo(jobs: int, keep_running: bool, home: Path, prefect_port: int, worke
     console.print(f"[bold]fieldbridge demo[/] — {settings.company_name}, home [cyan]{home}[/]")
     running = sandboxes.start_all(settings, state_dir=home / "sandboxes", ports=ports)
     os.environ.update(running.env())
-    for system in sandboxes.SYSTEMS:
-        console.print(f"  sandbox {system:<10} {running.url(system)}")
+    for role, system in running.roles.items():
+        console.print(f"  sandbox {system:<10} {running.url(system)}  ({role})")
     service = None
     prefect = None
     try:
@@ -224,11 +238,9 @@ def _run(company: demo_data.DemoCompany, settings: FieldbridgeSettings, service:
     outcome = wait_for_jobs(engine, job_ids, console)
     codes = post_all(service.ingress_url, secret, edits, workers)
     console.print(f"  field service   {len(edits)} job.updated edits after posting (a late note, a corrected "
-                  f"time entry), answered " + ", ".join(f"{codes.count(c)}×{c}" for c in sorted(set(codes))))
+                  f"travel time), answered " + ", ".join(f"{codes.count(c)}×{c}" for c in sorted(set(codes))))
     outcome = wait_for_jobs(engine, job_ids, console)
-    tickets = {t["id"]: ("resolved" if t["properties"]["hs_pipeline_stage"] == "4" else "open")
-               for t in _state(running.url("hubspot"), "tickets")}
-    console.print(results_table(engine, settings, job_ids, outcome, tickets))
+    console.print(results_table(engine, settings, job_ids, outcome, case_states(job_ids)))
     failed = [j for j, s in outcome.items() if s not in ("Completed", "Superseded")]
     console.print(f"[bold]{len(job_ids) - len(failed)} of {len(job_ids)} jobs posted[/] in "
                   f"{time.monotonic() - started:.1f} s; rerunning the demo posts nothing twice (every write goes "
@@ -247,7 +259,10 @@ def _run(company: demo_data.DemoCompany, settings: FieldbridgeSettings, service:
     return 1 if failed else 0
 
 
-def _state(url: str, collection: str) -> list[dict[str, Any]]:
-    import httpx
+def case_states(job_ids: list[str]) -> dict[str, str]:
+    """Each job's case as the CRM now shows it (asked through the CRM role)."""
+    from tasks.runtime import get_runtime
 
-    return httpx.get(f"{url}/_sandbox/state/{collection}", timeout=20).json()["results"]
+    crm = get_runtime().crm
+    return {job_id: (found.status or "?") if (found := crm.find_case(job_id)) is not None else "missing"
+            for job_id in job_ids}

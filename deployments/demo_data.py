@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -51,8 +52,9 @@ PRICE_BOOK = [
 ]
 
 
-def payroll_uuid(tech_id: str) -> str:
-    return str(uuid.uuid5(_NS, f"gusto-employee:{tech_id}"))
+def default_id(kind: str, n: int) -> str:
+    """Neutral demo ids; the demo asks the configured connectors for vendor-shaped ones instead."""
+    return str(uuid.uuid5(_NS, f"employee:T{n:02d}")) if kind == "employee" else str(200 + n)
 
 
 @dataclass(frozen=True)
@@ -68,16 +70,21 @@ class DemoCompany:
     expenses: list[Expense]
     notes: list[Note]
     accounting_customers: dict[str, str]  # customers that already exist in accounting: canonical → vendor id
+    accounting_system: str | None = None  # whose ids those are (None: link none)
 
 
-def generate(jobs: int = 30, seed: int = 1042, day: date = DEMO_DAY) -> DemoCompany:
+def generate(jobs: int = 30, seed: int = 1042, day: date = DEMO_DAY, *, accounting_system: str | None = None,
+             vendor_id: Callable[[str, int], str] = default_id, payroll_id: Callable[[str, int], str] = default_id,
+             ) -> DemoCompany:
+    """The company; `payroll_id` / `vendor_id` give employee and accounting-customer ids in the shape the
+    configured payroll and accounting systems use (a Gusto uuid, a BambooHR number, a Xero ContactID)."""
     rng = random.Random(seed)
     techs = [
         Technician(id=f"T{n:02d}", name=f"{FIRST[n - 1]} {LAST[n - 1]}",
                    email=f"{FIRST[n - 1].lower()}@bayside.example",
                    timezone=TZ, hourly_rate=Decimal(rng.choice(["28.00", "32.50", "36.00", "41.25"])),
                    bill_rate=Decimal(rng.choice(["95.00", "110.00", "125.00", "145.00"])),
-                   payroll_id=payroll_uuid(f"T{n:02d}"), hr_id=f"EMP-{100 + n}")
+                   payroll_id=payroll_id("employee", n), hr_id=f"EMP-{100 + n}")
         for n in range(1, 11)
     ]
     customers, sites = [], []
@@ -91,7 +98,7 @@ def generate(jobs: int = 30, seed: int = 1042, day: date = DEMO_DAY) -> DemoComp
         sites.append(Site(id=f"S{n:03d}", customer_id=cust.id, line1=street, city=city, state="CA",
                           postal_code=postal, timezone=TZ))
     book = [PriceBookItem(sku=s, name=n, unit_price=Decimal(p), taxable=True) for s, n, p in PRICE_BOOK]
-    accounting_customers = {c.id: str(200 + i) for i, c in enumerate(customers) if i % 3 == 0}
+    accounting_customers = {c.id: vendor_id("customer", i) for i, c in enumerate(customers) if i % 3 == 0}
 
     job_rows, links, entries, parts, expenses, notes = [], [], [], [], [], []
     tz = pendulum.timezone(TZ)
@@ -140,7 +147,7 @@ def generate(jobs: int = 30, seed: int = 1042, day: date = DEMO_DAY) -> DemoComp
                             description=f"{appliance.capitalize()} {fault}", resolution=resolution,
                             closed_at=pause_end.add(minutes=5)))
     return DemoCompany(techs, customers, sites, book, job_rows, links, entries, parts, expenses, notes,
-                       accounting_customers)
+                       accounting_customers, accounting_system)
 
 
 def load_setup(company: DemoCompany, engine: Engine) -> None:
@@ -169,7 +176,10 @@ def load(company: DemoCompany, engine: Engine) -> None:
 
 
 def _link_accounting_customers(s: Session, company: DemoCompany) -> None:
+    system = company.accounting_system
+    if system is None:
+        return
     for cust_id, vendor_id in company.accounting_customers.items():
-        exists = s.query(ExternalRef).filter_by(system="quickbooks", entity="customer", canonical_id=cust_id).first()
+        exists = s.query(ExternalRef).filter_by(system=system, entity="customer", canonical_id=cust_id).first()
         if exists is None:
-            s.add(ExternalRef(system="quickbooks", entity="customer", canonical_id=cust_id, vendor_id=vendor_id))
+            s.add(ExternalRef(system=system, entity="customer", canonical_id=cust_id, vendor_id=vendor_id))

@@ -67,7 +67,9 @@ def event(company: DemoCompany, job: Job, event_type: str = "job.closed", *, eve
 
 
 def edited(company: DemoCompany, job: Job, n: int) -> dict[str, Any]:
-    """A `job.updated` a dispatcher would send after closing: a late note, a corrected end time, or both."""
+    """A `job.updated` a dispatcher would send after closing: a late note, or a corrected travel time (the
+    drive was logged 10 minutes too long). Neither changes what the customer was invoiced — invoices are
+    sent on creation, so a billable change would (rightly) wait for finance's review."""
     data = snapshot(company, job)
     assert job.closed_at is not None
     if n % 2 == 0 and data["notes"]:
@@ -76,9 +78,8 @@ def edited(company: DemoCompany, job: Job, n: int) -> dict[str, Any]:
                               "body": "Follow-up: customer called, appliance still working fine.",
                               "created_at": _ts(job.closed_at + timedelta(minutes=20))})
     else:
-        work = [e for e in data["time_entries"] if e["kind"] == "work"][-1]
-        end = datetime.fromisoformat(work["end"]) - timedelta(minutes=15)  # the technician logged 15 min too many
-        work["end"] = _ts(end)
+        travel = next(e for e in data["time_entries"] if e["kind"] == "travel")
+        travel["start"] = _ts(datetime.fromisoformat(travel["start"]) + timedelta(minutes=10))
     return event(company, job, "job.updated", event_id=f"evt-{job.id}-edit-{n}",
                  occurred_at=job.closed_at + timedelta(minutes=30), data=data)
 

@@ -1,55 +1,70 @@
-"""Start the three vendor sandboxes on loopback and seed them with the demo company's vendor-side data."""
+"""Start the configured connectors' sandboxes on loopback and seed the demo company's vendor side.
+
+Which sandboxes: the connectors configured for the three roles (`FIELDBRIDGE_CRM_SYSTEM`, …), each built
+by its own plugin, so this module names no vendor.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
+from connectors.contract import (
+    ConnectorPlugin,
+    DemoCustomer,
+    DemoSeed,
+    DemoTechnician,
+    Role,
+    SandboxContext,
+)
 from connectors.emulator import FaultConfig, Sandbox, SandboxServer
-from connectors.gusto import sandbox as gusto_sandbox
-from connectors.hubspot import sandbox as hubspot_sandbox
-from connectors.hubspot.client import HubSpotCRM
-from connectors.quickbooks import sandbox as quickbooks_sandbox
+from connectors.registry import get_plugin, plugins
 from deployments.demo_data import DemoCompany
 from models.settings import FieldbridgeSettings
 
-SYSTEMS = ("hubspot", "quickbooks", "gusto")
+ROLES: tuple[Role, ...] = ("crm", "accounting", "payroll")  # the order sandboxes take ports in
 
 
-def build(system: str, settings: FieldbridgeSettings, faults: FaultConfig | None = None,
-          state_dir: Path | None = None) -> Sandbox:
-    """One sandbox configured with the same credentials the connectors are configured with."""
+def configured(settings: FieldbridgeSettings) -> dict[Role, ConnectorPlugin]:
+    """The plugin playing each role under these settings."""
+    names = {"crm": settings.crm_system, "payroll": settings.payroll_system, "accounting": settings.accounting_system}
+    return {role: get_plugin(names[role], role) for role in ROLES}
+
+
+def with_sandboxes() -> list[str]:
+    """Installed connectors that ship an emulator."""
+    return sorted(name for name, p in plugins().items() if p.sandbox is not None)
+
+
+def build(system: str, faults: FaultConfig | None = None, state_dir: Path | None = None) -> Sandbox:
+    """One sandbox, configured with the same credentials its connector is configured with."""
+    plugin = get_plugin(system)
+    if plugin.sandbox is None:
+        raise ValueError(f"connector {system!r} ships no sandbox")
     state = (state_dir / f"{system}.sqlite") if state_dir else None
-    if system == "hubspot":
-        return hubspot_sandbox.create_app(settings.hubspot_token.get_secret_value(), faults, state)
-    if system == "quickbooks":
-        return quickbooks_sandbox.create_app(
-            settings.quickbooks_client_id, settings.quickbooks_client_secret.get_secret_value(),
-            settings.quickbooks_refresh_token.get_secret_value(), settings.quickbooks_realm_id, faults, state)
-    if system == "gusto":
-        return gusto_sandbox.create_app(settings.gusto_token.get_secret_value(), settings.gusto_company_uuid,
-                                        faults, state)
-    raise ValueError(f"unknown sandbox {system!r}; choose from {', '.join(SYSTEMS)}")
+    return plugin.sandbox(SandboxContext(plugin.load_settings(), faults or FaultConfig(), state))
 
 
 @dataclass
 class RunningSandboxes:
     sandboxes: dict[str, Sandbox] = field(default_factory=dict)
     servers: dict[str, SandboxServer] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)  # role → system
 
-    def url(self, system: str) -> str:
-        return self.servers[system].url
+    def url(self, system_or_role: str) -> str:
+        return self.servers[self.roles.get(system_or_role, system_or_role)].url
+
+    def system(self, role: str) -> str:
+        return self.roles[role]
 
     def env(self) -> dict[str, str]:
-        """Settings overrides that point the connectors at these sandboxes."""
-        return {
-            "FIELDBRIDGE_HUBSPOT_BASE_URL": self.url("hubspot"),
-            "FIELDBRIDGE_QUICKBOOKS_BASE_URL": self.url("quickbooks"),
-            "FIELDBRIDGE_QUICKBOOKS_TOKEN_URL": self.url("quickbooks") + "/oauth2/v1/tokens/bearer",
-            "FIELDBRIDGE_GUSTO_BASE_URL": self.url("gusto"),
-        }
+        """Settings overrides that point each connector at its sandbox."""
+        out: dict[str, str] = {}
+        for system in self.servers:
+            plugin = get_plugin(system)
+            if plugin.sandbox_env is not None:
+                out.update(plugin.sandbox_env(self.url(system), plugin.load_settings()))
+        return out
 
     def stop(self) -> None:
         for server in self.servers.values():
@@ -58,32 +73,49 @@ class RunningSandboxes:
 
 def start_all(settings: FieldbridgeSettings, faults: FaultConfig | None = None, state_dir: Path | None = None,
               ports: dict[str, int] | None = None) -> RunningSandboxes:
+    """Start the sandbox of every configured role; `ports` by role (0 or absent: any free port)."""
     running = RunningSandboxes()
-    for system in SYSTEMS:
-        sandbox = build(system, settings, faults, state_dir)
-        running.sandboxes[system] = sandbox
-        running.servers[system] = SandboxServer(sandbox.asgi(), port=(ports or {}).get(system, 0)).start()
+    for role, plugin in configured(settings).items():
+        if plugin.sandbox is None:
+            continue  # a connector without an emulator talks to its real system (or, like Casebook, is local)
+        sandbox = build(plugin.name, faults, state_dir)
+        running.roles[role] = plugin.name
+        running.sandboxes[plugin.name] = sandbox
+        running.servers[plugin.name] = SandboxServer(sandbox.asgi(), port=(ports or {}).get(role, 0)).start()
     return running
 
 
+def demo_seed(company: DemoCompany) -> DemoSeed:
+    by_id = {c.id: c for c in company.customers}
+    return DemoSeed(
+        technicians=tuple(DemoTechnician(t.id, t.name, t.email, t.payroll_id or "") for t in company.technicians),
+        accounting_customers=tuple(DemoCustomer(cid, by_id[cid].name, by_id[cid].email, vendor_id)
+                                   for cid, vendor_id in company.accounting_customers.items()),
+    )
+
+
 def seed(company: DemoCompany, settings: FieldbridgeSettings) -> None:
-    """Put on the vendor side what exists there before fieldbridge runs: CRM tickets for the jobs,
-    payroll employees for the technicians, and the accounting customers that already have records."""
-    with httpx.Client(timeout=20) as http:
-        http.post(f"{settings.gusto_base_url}/_sandbox/seed/employees", json={"id_field": "uuid", "docs": [
-            {"uuid": t.payroll_id, "first_name": t.name.split()[0], "last_name": t.name.split()[-1],
-             "email": t.email, "company_uuid": settings.gusto_company_uuid} for t in company.technicians
-        ]}).raise_for_status()
-        by_id = {c.id: c for c in company.customers}
-        http.post(f"{settings.quickbooks_base_url}/_sandbox/seed/Customer", json={"id_field": "Id", "docs": [
-            {"Id": vendor_id, "DisplayName": by_id[cid].name, "SyncToken": "0", "Active": True,
-             "Notes": f"fieldbridge:{cid}",
-             "PrimaryEmailAddr": {"Address": by_id[cid].email}}
-            for cid, vendor_id in company.accounting_customers.items()
-        ]}).raise_for_status()
-    crm = HubSpotCRM.from_settings(settings)
+    """Put on the vendor side what exists there before fieldbridge runs: payroll employees, the accounting
+    customers that already have records, and a CRM case for every job (through the CRM role itself)."""
+    from tasks.runtime import connect
+
+    plugins_by_role = configured(settings)
+    seed_data = demo_seed(company)
+    for role in ("payroll", "accounting"):
+        plugin = plugins_by_role[role]
+        if plugin.seed_sandbox is not None:
+            vendor = plugin.load_settings()
+            plugin.seed_sandbox(_base_url(vendor), vendor, seed_data)
+    crm = connect(plugins_by_role["crm"], core=settings)
     try:
         for job in company.jobs:
             crm.open_case(job.id, f"{job.description} — {job.id}", f"Job {job.id} for customer {job.customer_id}")
     finally:
         crm.close()
+
+
+def _base_url(vendor_settings: object) -> str:
+    url = getattr(vendor_settings, "base_url", None)
+    if not url:
+        raise ValueError(f"{type(vendor_settings).__name__} has no base_url to seed a sandbox at")
+    return str(url).rstrip("/")

@@ -67,7 +67,7 @@ class Technician(SQLModel, table=True):
     timezone: str = "America/Los_Angeles"
     hourly_rate: Decimal = _money()  # what the technician is paid
     bill_rate: Decimal = _money()  # what an hour of their labour is billed at
-    payroll_id: str | None = None  # Gusto employee uuid
+    payroll_id: str | None = None  # the employee id in the payroll system
     hr_id: str | None = None
 
 

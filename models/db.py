@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 import models.canonical
-import models.integration  # noqa: F401  (register the tables)
+import models.integration
+import models.token_store  # noqa: F401  (register the tables)
 from models.settings import get_settings
 
 

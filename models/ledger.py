@@ -29,8 +29,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from connectors.http.errors import ConnectorError, DataError, FailureType, TransientError
-from connectors.protocols import VendorRecord
+from connectors.contract.errors import ConnectorError, DataError, FailureType, TransientError
+from connectors.contract.records import VendorRecord
 from models.db import get_engine
 from models.integration import Effect, EffectStatus
 

@@ -37,25 +37,13 @@ class FieldbridgeSettings(BaseSettings):
     commute_vehicle_agreement: bool = False  # an ECFA agreement covers commuting in company vehicles
     company_vehicle_optional: bool = False  # technicians may choose not to commute in the company vehicle
 
+    # which installed connector plays each role (`fieldbridge connectors` lists them); each connector reads
+    # its own settings (FIELDBRIDGE_<NAME>_*), so this file names no vendor
     crm_system: str = "hubspot"
     payroll_system: str = "gusto"
     accounting_system: str = "quickbooks"
-
-    hubspot_base_url: str = "http://127.0.0.1:8701"
-    hubspot_token: SecretStr = SecretStr("pat-sandbox-hubspot")
-    hubspot_closed_stage: str = "4"
-
-    quickbooks_base_url: str = "http://127.0.0.1:8702"
-    quickbooks_token_url: str = "http://127.0.0.1:8702/oauth2/v1/tokens/bearer"
-    quickbooks_realm_id: str = "9341453112345678"
-    quickbooks_client_id: str = "sandbox-client"
-    quickbooks_client_secret: SecretStr = SecretStr("sandbox-secret")
-    quickbooks_refresh_token: SecretStr = SecretStr("RT1-sandbox-initial")
-    quickbooks_labour_item: str = "LABOUR"
-
-    gusto_base_url: str = "http://127.0.0.1:8703"
-    gusto_token: SecretStr = SecretStr("gusto-sandbox-token")
-    gusto_company_uuid: str = "c0a8f5e2-0000-4000-8000-00000000f1e1"
+    labour_item_code: str = "LABOUR"  # the accounting item (where items exist) labour lines post against
+    send_invoices: bool = True  # email each invoice to the customer once it is created
 
     # the open API (deployments/ingress.py): comma-separated receiving secrets, any one verifies, so a
     # secret is rotated by adding the new one, moving senders over, then removing the old one
@@ -70,8 +58,6 @@ class FieldbridgeSettings(BaseSettings):
     executor_workers: int = 4  # flow runs `fieldbridge serve` executes at once
     executor_poll_seconds: float = 1.0  # how often it asks Prefect for scheduled runs (UI retries, schedules)
     alert_webhook_url: SecretStr | None = None  # failed / quarantined job-closed runs are posted here
-
-    credentials_block: str | None = None  # name of a saved FieldbridgeCredentials Prefect block
 
     http_timeout_seconds: float = 20.0
     http_max_attempts: int = 5

@@ -9,7 +9,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.tasks import exponential_backoff
 
-from connectors.http.errors import is_retryable
+from connectors.contract.errors import is_retryable
 from tasks import effects
 from tasks.quality import artifact_key
 

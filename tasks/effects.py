@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from connectors.http.errors import DataError
-from connectors.protocols import CaseNote, CaseResolution, InvoiceDraft, VendorRecord
+from connectors.contract.errors import DataError
+from connectors.contract.records import CaseNote, CaseResolution, InvoiceDraft, VendorRecord
 from models.integration import ExternalRef, ValidatedJob
 from models.ledger import payload_hash
 from tasks.hours import HoursInputError, PayrollSettings
@@ -163,12 +163,15 @@ def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None
     st = rt.settings
     acc = rt.accounting
     draft = build_invoice(snap, tax_rate=Decimal(st.tax_rate), currency=st.currency,
-                          labour_item=st.quickbooks_labour_item, labour_taxable=st.labour_taxable,
+                          labour_item=st.labour_item_code, labour_taxable=st.labour_taxable,
                           timezone=st.company_timezone)
     customer_id = _ensure(rt, "customer", snap.customer.id, lambda: acc.find_customer(draft.customer),
                           lambda request_key: acc.create_customer(draft.customer, request_key))
     item_ids: dict[str, str] = {}
     for code in sorted({line.item_code for line in draft.lines}):
+        if not acc.uses_items:  # lines carry description and account only (e.g. Xero): no item records
+            item_ids[code] = code
+            continue
         book = snap.price_book.get(code)
         name, price = (book.name, book.unit_price) if book else SPECIAL_ITEMS.get(code, ("Field labour", Decimal(0)))
         item_ids[code] = _ensure(rt, "item", code, lambda c=code: acc.find_item(c),
@@ -204,11 +207,40 @@ def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None
     )
     result = {"system": acc.system, **outcome.summary, "expected_total": str(draft.total),
               "written": outcome.written, "updated": updated}
+    if st.send_invoices:
+        result["sent"] = _send_invoice(rt, job_id, outcome.vendor_id, draft)
     if Decimal(result["total"]) != draft.total:
         # e.g. the company has automated sales tax on and QuickBooks recomputed it: finance should know
         log.warning("invoice %s total %s differs from the computed %s", draft.doc_number, result["total"], draft.total)
         result["total_mismatch"] = True
     return result
+
+
+def _send_invoice(rt: Runtime, job_id: str, invoice_id: str | None, draft: InvoiceDraft) -> str:
+    """Email the invoice once — its own ledgered effect after creation. The lookup asks the vendor whether
+    it already went out (a lost answer, a person who sent it by hand) before sending."""
+    acc = rt.accounting
+    to = draft.customer.email
+    if not to:
+        return "not sent: the customer has no email address"
+    key = f"{acc.system}:invoice-send:{job_id}"
+
+    def current() -> VendorRecord | None:
+        return acc.find_invoice(draft.doc_number)
+
+    def lookup() -> VendorRecord | None:
+        found = current()
+        return found if found is not None and acc.invoice_sent(found) else None
+
+    def write(existing: VendorRecord | None) -> VendorRecord:
+        invoice = existing or current()
+        if invoice is None:
+            raise DataError(acc.system, f"invoice {draft.doc_number} ({invoice_id}) is not at the vendor to send")
+        return acc.send_invoice(invoice, to, rt.ledger.attempt_key(key))
+
+    outcome = rt.ledger.run(key, system=acc.system, kind="invoice_send", job_id=job_id, payload={"to": to},
+                            lookup=lookup, write=write, summarize=lambda r: {"sent_to": to})
+    return f"sent to {to}" if outcome.written else f"sent to {outcome.summary.get('sent_to', to)} earlier"
 
 
 class InvoiceNeedsReview(DataError):

@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pendulum
 
-from connectors.protocols import BillingCustomer, InvoiceDraft, InvoiceLine
+from connectors.contract.records import BillingCustomer, InvoiceDraft, InvoiceLine
 from models.canonical import EntryKind
 from tasks.snapshot import JobSnapshot
 

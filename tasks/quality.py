@@ -10,7 +10,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from sqlmodel import Session, select
 
-from connectors.http.errors import DataError
+from connectors.contract.errors import DataError
 from models.integration import Quarantine, ValidatedJob
 from tasks.runtime import get_runtime
 from tasks.snapshot import fingerprint, load_job

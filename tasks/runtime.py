@@ -1,4 +1,8 @@
-"""Process-wide wiring: settings → engine, ledger and the three role connectors, built once."""
+"""Process-wide wiring: settings → engine, ledger and the connectors playing each role, built once.
+
+Connectors come from their plugins (`connectors.registry`); the roles are typed Protocols, so the core
+calls `rt.crm.resolve_case(...)` without knowing which vendor answers.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from connectors.credentials import apply_credentials_block
-from connectors.registry import build_connector
+from connectors.contract import CRM, Accounting, ConnectContext, ConnectorPlugin, Payroll, VendorSettings
+from connectors.registry import get_plugin
 from models.db import create_schema, get_engine
 from models.ledger import Ledger
 from models.settings import FieldbridgeSettings, get_settings
+from models.token_store import DatabaseTokenStore
 
 
 @dataclass
@@ -20,12 +25,27 @@ class Runtime:
     settings: FieldbridgeSettings
     engine: Engine
     ledger: Ledger
-    crm: Any
-    payroll: Any
-    accounting: Any
+    crm: CRM
+    payroll: Payroll
+    accounting: Accounting
 
-    def connectors(self) -> list[Any]:
+    def connectors(self) -> list[CRM | Payroll | Accounting]:
         return [self.crm, self.payroll, self.accounting]
+
+
+def connect(plugin: ConnectorPlugin, settings: VendorSettings | None = None, *,
+            core: FieldbridgeSettings | None = None, engine: Engine | None = None, transport: Any = None) -> Any:
+    """Build one plugin's client: its own settings (and credentials block), the core's timeouts and retry
+    budget, and OAuth tokens in fieldbridge's database, where every worker host sees the newest."""
+    core = core or get_settings()
+    engine = engine or get_engine(core.resolved_database_url())
+    create_schema(engine)
+    ctx = ConnectContext(
+        settings=settings or plugin.load_settings(), home=core.home, timeout_seconds=core.http_timeout_seconds,
+        max_attempts=core.http_max_attempts, token_store=lambda key: DatabaseTokenStore(engine, key),
+        transport=transport,
+    )
+    return plugin.connect(ctx)
 
 
 _runtime: Runtime | None = None
@@ -37,16 +57,17 @@ def get_runtime() -> Runtime:
     global _runtime
     with _lock:
         if _runtime is None:
-            settings = apply_credentials_block(get_settings())
-            engine = get_engine()
+            settings = get_settings()
+            engine = get_engine(settings.resolved_database_url())
             create_schema(engine)
             _runtime = Runtime(
                 settings=settings,
                 engine=engine,
                 ledger=Ledger(engine),
-                crm=build_connector(settings.crm_system, settings),
-                payroll=build_connector(settings.payroll_system, settings),
-                accounting=build_connector(settings.accounting_system, settings),
+                crm=connect(get_plugin(settings.crm_system, "crm"), core=settings, engine=engine),
+                payroll=connect(get_plugin(settings.payroll_system, "payroll"), core=settings, engine=engine),
+                accounting=connect(get_plugin(settings.accounting_system, "accounting"), core=settings,
+                                   engine=engine),
             )
         return _runtime
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from connectors.http.errors import DataError
+from connectors.contract.errors import DataError
 from models.canonical import (
     Customer,
     Expense,
@@ -71,7 +71,7 @@ def fingerprint(snap: JobSnapshot) -> str:
 
 
 def load_validated(job_id: str, expected: str | None, engine: Engine | None = None,
-                   accounting_system: str = "quickbooks") -> JobSnapshot:
+                   accounting_system: str | None = None) -> JobSnapshot:
     """Load the job for an effect; with `expected`, refuse if it differs from what the gate validated."""
     snap = load_job(job_id, engine, accounting_system=accounting_system)
     if expected is not None and fingerprint(snap) != expected:
@@ -80,7 +80,7 @@ def load_validated(job_id: str, expected: str | None, engine: Engine | None = No
 
 
 def load_job(
-    job_id: str, engine: Engine | None = None, require_closed: bool = True, accounting_system: str = "quickbooks"
+    job_id: str, engine: Engine | None = None, require_closed: bool = True, accounting_system: str | None = None
 ) -> JobSnapshot:
     """Read the job and its children; unknown or still-open jobs are data errors (nothing posted)."""
     with Session(engine or get_engine(), expire_on_commit=False) as s:

@@ -15,8 +15,8 @@ import pendulum
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from connectors.http.errors import DataError
-from connectors.protocols import TimesheetDay
+from connectors.contract.errors import DataError
+from connectors.contract.records import TimesheetDay
 from models.canonical import Technician, TimeEntry
 from models.db import get_engine
 from models.integration import Quarantine, ValidatedJob

@@ -64,7 +64,7 @@ class World:
         httpx.post(f"{self.sandboxes.url(system)}/_sandbox/faults", json=knobs).raise_for_status()
 
     def faults_all(self, **knobs: Any) -> None:
-        for system in ("hubspot", "quickbooks", "gusto"):
+        for system in self.sandboxes.servers:
             self.faults(system, **knobs)
 
     def add_job(self, job_id: str, technician_id: str, start: datetime, hours: float, description: str,

@@ -16,21 +16,24 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from connectors.contract import (
+    ConfigError,
+    ConflictError,
+    DataError,
+    Payroll,
+    RateLimitedError,
+    TimesheetDay,
+    TransientError,
+    UnknownOutcomeError,
+    is_retryable,
+)
 from connectors.emulator import FaultConfig, SandboxServer
 from connectors.gusto import mapping
 from connectors.gusto import sandbox as gusto_sandbox
 from connectors.gusto.client import GustoPayroll
 from connectors.http import (
-    ConfigError,
-    ConflictError,
-    DataError,
-    RateLimitedError,
     RetryPolicy,
-    TransientError,
-    UnknownOutcomeError,
-    is_retryable,
 )
-from connectors.protocols import Payroll, TimesheetDay
 from models.settings import FieldbridgeSettings
 from tests.sandbox_handles import SandboxHandle, seed_failing_first
 
@@ -170,7 +173,7 @@ def test_bad_token_is_a_config_error_without_retry_loops(gusto: GustoSandbox) ->
     payroll = gusto.client(token="gusto-expired-token")
     with pytest.raises(ConfigError) as err:
         payroll.upsert_timesheet(_day(), None)
-    assert err.value.status == 401 and "not authenticated" in str(err.value)
+    assert err.value.status == 401 and "access token is invalid or has expired" in str(err.value)  # its words
     assert "gusto-expired-token" not in str(err.value)
     assert not is_retryable(err.value)
     assert gusto.stats()["requests"] == 1 and sum(payroll.http.calls.values()) == 1
@@ -334,9 +337,14 @@ def test_list_time_sheets_on_an_exact_page_boundary_stops_without_an_empty_page(
     assert gusto.stats()["requests"] == 2
 
 
-def test_from_settings_applies_the_configured_retry_budget(gusto: GustoSandbox) -> None:
-    settings = FieldbridgeSettings(gusto_base_url=gusto.url, gusto_token=SecretStr(TOKEN),
-                                   gusto_company_uuid=gusto.company, http_max_attempts=2)
-    payroll = GustoPayroll.from_settings(settings)
+def test_the_plugin_builds_the_client_from_its_own_settings(gusto: GustoSandbox, tmp_path) -> None:
+    from connectors.gusto import plugin
+    from connectors.gusto.settings import GustoSettings
+    from tasks.runtime import connect
+
+    core = FieldbridgeSettings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'fb.db'}", http_max_attempts=2)
+    payroll = connect(plugin, GustoSettings(base_url=gusto.url, token=SecretStr(TOKEN), company_uuid=gusto.company),
+                      core=core)
     gusto.clients.append(payroll)
     assert payroll.http.policy.max_attempts == 2
+    assert payroll.list_time_sheets() == []

@@ -13,21 +13,25 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from connectors.emulator import FaultConfig, SandboxServer
-from connectors.http import (
+from connectors.contract import (
+    CRM,
+    CaseNote,
+    CaseResolution,
     ConfigError,
-    CursorPaginator,
     DataError,
     RateLimitedError,
-    RetryPolicy,
     TransientError,
     UnknownOutcomeError,
     is_retryable,
 )
+from connectors.emulator import FaultConfig, SandboxServer
+from connectors.http import (
+    CursorPaginator,
+    RetryPolicy,
+)
 from connectors.hubspot import mapping
 from connectors.hubspot import sandbox as hubspot_sandbox
 from connectors.hubspot.client import HubSpotCRM
-from connectors.protocols import CRM, CaseNote, CaseResolution
 from models.settings import FieldbridgeSettings
 from tests.sandbox_handles import SandboxHandle, seed_failing_first
 
@@ -181,7 +185,7 @@ def test_bad_token_is_a_config_error_without_retry_loops(hubspot: HubSpotSandbox
     with pytest.raises(ConfigError) as err:
         crm.resolve_case(CaseResolution("J1001", "done", CLOSED_AT))
     assert err.value.status == 401
-    assert "not authenticated" in str(err.value)
+    assert "Authentication credentials not found" in str(err.value)  # HubSpot's own words
     assert "pat-na1-revoked" not in str(err.value)
     assert not is_retryable(err.value)
     assert hubspot.stats()["requests"] == 1 and _total_calls(crm) == 1
@@ -334,11 +338,16 @@ def test_listing_an_empty_collection_is_one_request(hubspot: HubSpotSandbox) -> 
 # --------------------------------------------------------------------------------------------
 
 
-def test_from_settings_applies_the_configured_retry_budget(hubspot: HubSpotSandbox) -> None:
-    settings = FieldbridgeSettings(hubspot_base_url=hubspot.url, hubspot_token=SecretStr(TOKEN), http_max_attempts=2)
-    crm = HubSpotCRM.from_settings(settings)
+def test_the_plugin_builds_the_client_from_its_own_settings(hubspot: HubSpotSandbox, tmp_path) -> None:
+    from connectors.hubspot import plugin
+    from connectors.hubspot.settings import HubSpotSettings
+    from tasks.runtime import connect
+
+    core = FieldbridgeSettings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'fb.db'}", http_max_attempts=2)
+    crm = connect(plugin, HubSpotSettings(base_url=hubspot.url, token=SecretStr(TOKEN)), core=core)
     hubspot.clients.append(crm)
     assert crm.http.policy.max_attempts == 2
+    assert crm.find_case("nope") is None
 
 
 def test_job_ids_with_url_characters_address_their_own_ticket(hubspot) -> None:

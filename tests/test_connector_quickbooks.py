@@ -20,24 +20,30 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.emulator import FaultConfig, SandboxServer
-from connectors.http import (
+from connectors.contract import (
+    Accounting,
+    BillingCustomer,
     ConfigError,
     ConflictError,
     DataError,
-    ErrorResolution,
     FailureType,
-    HttpClient,
+    InvoiceDraft,
+    InvoiceLine,
     RateLimitedError,
     ResponseAction,
-    RetryPolicy,
     TransientError,
     is_retryable,
 )
-from connectors.protocols import Accounting, BillingCustomer, InvoiceDraft, InvoiceLine
+from connectors.emulator import FaultConfig, SandboxServer
+from connectors.http import (
+    FileTokenStore,
+    HttpClient,
+    RetryPolicy,
+)
 from connectors.quickbooks import mapping
 from connectors.quickbooks import sandbox as qbo_sandbox
-from connectors.quickbooks.client import QuickBooksAccounting, classify
+from connectors.quickbooks.client import QuickBooksAccounting
+from connectors.quickbooks.errors import ERRORS, classify, describe
 from models.settings import FieldbridgeSettings
 from tests.sandbox_handles import SandboxHandle, seed_failing_first
 
@@ -64,7 +70,7 @@ class QboSandbox(SandboxHandle):
                policy: RetryPolicy = POLICY) -> QuickBooksAccounting:
         acc = QuickBooksAccounting(
             self.url, self.realm, token_url=self.token_url, client_id=CLIENT_ID,
-            client_secret=SecretStr(CLIENT_SECRET), token_path=self.token_dir / token_file,
+            client_secret=SecretStr(CLIENT_SECRET), token_store=FileTokenStore(self.token_dir / token_file),
             initial_refresh_token=SecretStr(initial) if initial else None, policy=policy,
         )
         self.clients.append(acc)
@@ -231,21 +237,27 @@ def test_fault_inside_a_200_body_is_classified_as_an_error(
     kind: str, code: str, action: ResponseAction, failure: FailureType
 ) -> None:
     body = _fault(kind, code)
-    resolution = classify(httpx.Response(200, json=body), body)
-    assert resolution == ErrorResolution(
+    resolution = classify(200, body)
+    assert (resolution.action, resolution.failure_type, resolution.message, resolution.vendor_code) == (
         action, failure, "Duplicate Name Exists Error: The name supplied already exists. : LABOUR", code
     )
 
 
-def test_plain_200_is_left_to_the_default_table() -> None:
-    body = {"Invoice": {"Id": "130"}}
-    assert classify(httpx.Response(200, json=body), body) is None
+def test_a_stale_sync_token_is_a_conflict_by_the_error_table() -> None:
+    """QuickBooks' 5010 is in its plugin's error table, not in the core: it resolves to ConflictError."""
+    resolution = classify(400, _fault("ValidationFault", "5010"))
+    assert resolution.error is ConflictError and resolution.failure_type is FailureType.DATA
+
+
+def test_plain_200_is_a_success() -> None:
+    assert classify(200, {"Invoice": {"Id": "130"}}).action is ResponseAction.SUCCESS
 
 
 def test_client_raises_for_a_fault_in_a_200_instead_of_returning_it() -> None:
     """A vendor stand-in (httpx transport) answering 200 + Fault: the client must not report success."""
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=_fault("ValidationFault", "6240")))
-    with HttpClient("quickbooks", "https://qbo.example", classifier=classify, transport=transport) as http, \
+    with HttpClient("quickbooks", "https://qbo.example", describe=describe, errors=ERRORS,
+                    transport=transport) as http, \
             pytest.raises(DataError) as err:
         http.request("POST", "/v3/company/1/item", params={"requestid": "r-1"}, json={"Name": "LABOUR"},
                      idempotent=True)
@@ -433,12 +445,20 @@ def test_query_follows_startposition_pages(qbo: QboSandbox) -> None:
     assert acc.http.calls[f"GET /v3/company/{qbo.realm}/query"] == 2
 
 
-def test_from_settings_applies_the_configured_retry_budget(qbo: QboSandbox, tmp_path: Path) -> None:
-    settings = FieldbridgeSettings(home=tmp_path / "home", quickbooks_base_url=qbo.url, http_max_attempts=2,
-                                   quickbooks_realm_id=qbo.realm)
-    acc = QuickBooksAccounting.from_settings(settings)
+def test_the_plugin_builds_the_client_from_its_own_settings(qbo: QboSandbox, tmp_path: Path) -> None:
+    from connectors.quickbooks import plugin
+    from connectors.quickbooks.settings import QuickBooksSettings
+    from tasks.runtime import connect
+
+    core = FieldbridgeSettings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path / 'fb.db'}",
+                               http_max_attempts=2)
+    acc = connect(plugin, QuickBooksSettings(base_url=qbo.url, realm_id=qbo.realm, client_id=CLIENT_ID,
+                                             client_secret=SecretStr(CLIENT_SECRET),
+                                             refresh_token=SecretStr(INITIAL_RT)), core=core)
     qbo.clients.append(acc)
     assert acc.http.policy.max_attempts == 2
+    assert acc.auth.token_url == f"{qbo.url}/oauth2/v1/tokens/bearer"  # derived from the base URL
+    assert acc.find_invoice("nope") is None  # a real call: the token refresh went through the database store
 
 
 # --------------------------------------------------------------------------------------------

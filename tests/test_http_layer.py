@@ -17,29 +17,31 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.emulator import FaultConfig, SandboxServer, free_port
-from connectors.http import (
-    BearerToken,
+from connectors.contract import (
     ConfigError,
     ConflictError,
     DataError,
     ErrorResolution,
     FailureType,
-    FileTokenStore,
-    HttpClient,
-    RateBudget,
     RateLimitedError,
     ResponseAction,
-    RetryPolicy,
     TokenSet,
     TransientError,
     UnknownOutcomeError,
-    budget_for,
     is_retryable,
+)
+from connectors.contract.errors import error_for
+from connectors.emulator import FaultConfig, SandboxServer, free_port
+from connectors.http import (
+    BearerToken,
+    FileTokenStore,
+    HttpClient,
+    RateBudget,
+    RetryPolicy,
+    budget_for,
     jsonbody,
 )
-from connectors.http.classify import default_resolution, retry_after_seconds
-from connectors.http.errors import error_for
+from connectors.http.classify import default_resolution, resolve, retry_after_seconds
 from connectors.http.redact import MASK, redact, redact_url
 from connectors.hubspot import sandbox as hubspot_sandbox
 
@@ -332,8 +334,8 @@ def test_default_resolution_table(status: int, action: ResponseAction, failure: 
     ("resolution", "status", "cls"),
     [
         (ErrorResolution(ResponseAction.FAIL, FailureType.DATA, "bad"), 400, DataError),
-        (ErrorResolution(ResponseAction.FAIL, FailureType.DATA, "dup"), 409, ConflictError),
-        (ErrorResolution(ResponseAction.FAIL, FailureType.DATA, "stale", "5010"), 400, ConflictError),
+        (resolve(409, None), 409, ConflictError),  # the default table says a 409 is a conflict
+        (ErrorResolution(ResponseAction.FAIL, FailureType.DATA, "stale", "5010", ConflictError), 400, ConflictError),
         (ErrorResolution(ResponseAction.FAIL, FailureType.CONFIG, "scopes"), 403, ConfigError),
         (ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT, "slow"), 429, RateLimitedError),
         (ErrorResolution(ResponseAction.RETRY, FailureType.TRANSIENT, "boom"), 503, TransientError),

@@ -39,12 +39,15 @@ def test_running_twice_changes_nothing(world) -> None:
                                                ("gusto", "time_sheets")]}
     assert before == after
     assert second["accounting"]["written"] is False
+    assert [m["to"] for m in world.state("quickbooks", "outbox")] == ["customer001@mail.example"]  # sent once
+    assert second["accounting"]["sent"].endswith("earlier")
 
 
 def test_commit_then_drop_on_every_first_write_still_posts_once(world) -> None:
     world.faults_all(drop_first_write=True)
     job_closed("J1002")
     assert Counter(i["DocNumber"] for i in _invoices(world)) == {"J1002": 1}
+    assert len(world.state("quickbooks", "outbox")) == 1  # the send's answer was lost too: not sent again
     assert len(world.state("hubspot", "notes")) == 1
     sheets = world.state("gusto", "time_sheets")
     assert Counter(s["metadata"]["fieldbridge_key"] for s in sheets) == {"T02:2026-11-24": 1}

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.protocols import VendorRecord
+from connectors.contract.records import VendorRecord
 from models.db import create_schema, make_engine
 from models.ledger import Ledger
 

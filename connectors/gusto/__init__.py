@@ -1,0 +1,61 @@
+"""Gusto as payroll: one time sheet per technician per workday, upserted by a key in its metadata."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from connectors.contract import ConnectContext, ConnectorPlugin, DemoSeed, SandboxContext, VendorSettings
+from connectors.gusto.settings import GustoSettings
+
+_DEMO_NS = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+
+
+def _connect(ctx: ConnectContext) -> Any:
+    from connectors.gusto.client import GustoPayroll
+    from connectors.http import RetryPolicy
+
+    s = ctx.settings
+    assert isinstance(s, GustoSettings)
+    return GustoPayroll(s.base_url, s.token, s.company_uuid, policy=RetryPolicy(max_attempts=ctx.max_attempts),
+                        timeout=ctx.timeout_seconds, transport=ctx.transport)
+
+
+def _sandbox(ctx: SandboxContext) -> Any:
+    from connectors.gusto.sandbox import create_app
+
+    s = ctx.settings
+    assert isinstance(s, GustoSettings)
+    return create_app(s.token.get_secret_value(), s.company_uuid, ctx.faults, ctx.state_path)
+
+
+def _sandbox_env(url: str, settings: VendorSettings) -> dict[str, str]:
+    return {"FIELDBRIDGE_GUSTO_BASE_URL": url}
+
+
+def _seed_sandbox(url: str, settings: VendorSettings, seed: DemoSeed) -> None:
+    """The company's employees exist in Gusto before fieldbridge sends their hours."""
+    assert isinstance(settings, GustoSettings)
+    docs = [{"uuid": t.payroll_id, "first_name": t.name.split()[0], "last_name": t.name.split()[-1],
+             "email": t.email, "company_uuid": settings.company_uuid} for t in seed.technicians]
+    httpx.post(f"{url}/_sandbox/seed/employees", json={"id_field": "uuid", "docs": docs}, timeout=20).raise_for_status()
+
+
+def _demo_id(kind: str, n: int) -> str:
+    """Gusto employee ids are UUIDs."""
+    return str(uuid.uuid5(_DEMO_NS, f"gusto-{kind}:{n}"))
+
+
+def _credentials() -> type:
+    from connectors.gusto.credentials import GustoCredentials
+
+    return GustoCredentials
+
+
+plugin = ConnectorPlugin(
+    name="gusto", title="Gusto", roles=frozenset({"payroll"}), settings=GustoSettings, connect=_connect,
+    secret_fields=("token",), credentials=_credentials, sandbox=_sandbox, sandbox_env=_sandbox_env,
+    seed_sandbox=_seed_sandbox, demo_id=_demo_id, docs="docs/connectors.md#gusto",
+)

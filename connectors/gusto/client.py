@@ -8,31 +8,31 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from connectors.contract import (
+    ConflictError,
+    VendorError,
+)
+from connectors.contract.records import TimesheetDay, VendorRecord
 from connectors.gusto import mapping
 from connectors.http import (
     BearerToken,
-    ConflictError,
     HttpClient,
     PageNumberPaginator,
     RetryPolicy,
     budget_for,
 )
-from connectors.http.classify import error_body_classifier
-from connectors.protocols import TimesheetDay, VendorRecord
-from models.settings import FieldbridgeSettings
 
 API_VERSION = "2026-02-01"
 
 
-def _describe(body: dict[str, Any]) -> tuple[str, str | None] | None:
+def describe(status: int, body: Any) -> VendorError | None:
     """Gusto errors: `{"errors": [{error_key, category, message}]}`."""
-    if not body.get("errors"):
+    if status < 300 or not isinstance(body, dict) or not body.get("errors"):
         return None
     first = body["errors"][0]
-    return f"{first.get('error_key')}: {first.get('message')}", first.get("category")
+    return VendorError(f"{first.get('error_key')}: {first.get('message')}",
+                       tuple(c for c in (first.get("category"),) if c))
 
-
-classify = error_body_classifier(_describe)
 
 
 class GustoPayroll:
@@ -58,15 +58,10 @@ class GustoPayroll:
             budget=budget_for(f"gusto:{company_uuid}:{base_url}", rate=180, per_seconds=60, max_concurrent=10),
             policy=policy,
             timeout=timeout,
-            classifier=classify,
+            describe=describe,
             default_headers={"X-Gusto-API-Version": API_VERSION},
             transport=transport,
         )
-
-    @classmethod
-    def from_settings(cls, settings: FieldbridgeSettings) -> GustoPayroll:
-        return cls(settings.gusto_base_url, settings.gusto_token, settings.gusto_company_uuid,
-                   policy=RetryPolicy(max_attempts=settings.http_max_attempts), timeout=settings.http_timeout_seconds)
 
     def list_time_sheets(self, employee_id: str | None = None, start: str | None = None,
                          end: str | None = None) -> list[dict[str, Any]]:

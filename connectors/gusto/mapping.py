@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from connectors.protocols import TimesheetDay, VendorRecord
+from connectors.contract.records import TimesheetDay, VendorRecord
 
 KEY_FIELD = "fieldbridge_key"
 CLASSIFICATIONS = (("regular_hours", "Regular"), ("overtime_hours", "Overtime"),

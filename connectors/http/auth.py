@@ -8,14 +8,15 @@ import json
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
 
 import httpx
 from pydantic import SecretStr
 
-from connectors.http.errors import ConfigError, TransientError
+from connectors.contract.errors import ConfigError, TransientError
+from connectors.contract.plugin import TokenSet, TokenStore
 
 
 class Auth(Protocol):
@@ -37,25 +38,6 @@ class BearerToken:
 
     def refresh(self, failed_request: httpx.Request) -> bool:
         return False
-
-
-@dataclass
-class TokenSet:
-    access_token: str = field(repr=False)
-    refresh_token: str = field(repr=False)
-    expires_at: float  # epoch seconds
-
-
-class TokenStore(Protocol):
-    """Where the current token set lives. `save` must be durable before it returns."""
-
-    def load(self) -> TokenSet | None: ...
-
-    def save(self, tokens: TokenSet) -> None: ...
-
-    def locked(self) -> object:
-        """A context manager that serialises refreshes across threads and processes."""
-        ...
 
 
 class FileTokenStore:

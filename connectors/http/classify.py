@@ -1,62 +1,63 @@
-"""The default decision table from HTTP status to action; vendors refine it with their error bodies."""
+"""From a vendor's answer to an action and a failure type: the vendor's table first, then the defaults.
+
+A plugin gives two things: `describe(status, body)`, which reads its error body into words and codes
+(and may report an error inside a 2xx, as QuickBooks does), and an `ErrorTable` keyed by those codes or
+by status. The defaults below cover every status; nothing vendor-specific lives here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
-from connectors.http.errors import ErrorResolution, FailureType, ResponseAction
+from connectors.contract.errors import (
+    ConflictError,
+    ErrorResolution,
+    ErrorRule,
+    FailureType,
+    ResponseAction,
+    VendorError,
+)
 
-Classifier = Callable[[httpx.Response, object], ErrorResolution | None]
+Describe = Callable[[int, Any], VendorError | None]
 
-_BY_STATUS: dict[int, ErrorResolution] = {
-    401: ErrorResolution(ResponseAction.REFRESH_TOKEN_THEN_RETRY, FailureType.CONFIG, "not authenticated"),
-    403: ErrorResolution(ResponseAction.FAIL, FailureType.CONFIG, "forbidden: check scopes and permissions"),
-    404: ErrorResolution(ResponseAction.FAIL, FailureType.DATA, "not found"),
-    408: ErrorResolution(ResponseAction.RETRY, FailureType.TRANSIENT, "request timeout"),
-    409: ErrorResolution(ResponseAction.FAIL, FailureType.DATA, "conflict"),
-    429: ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT, "rate limited"),
+DEFAULT_TABLE: Mapping[int, ErrorRule] = {
+    401: ErrorRule(ResponseAction.REFRESH_TOKEN_THEN_RETRY, FailureType.CONFIG, message="not authenticated"),
+    403: ErrorRule(ResponseAction.FAIL, FailureType.CONFIG, message="forbidden: check scopes and permissions"),
+    404: ErrorRule(ResponseAction.FAIL, FailureType.DATA, message="not found"),
+    408: ErrorRule(ResponseAction.RETRY, FailureType.TRANSIENT, message="request timeout"),
+    409: ErrorRule(ResponseAction.FAIL, FailureType.DATA, ConflictError, message="conflict"),
+    429: ErrorRule(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT, message="rate limited"),
 }
 
 
-def default_resolution(response: httpx.Response) -> ErrorResolution:
-    """Status-code defaults: 2xx success, 5xx retry, other 4xx fail as data errors."""
-    status = response.status_code
-    if status < 300:
+def resolve(status: int, body: Any, describe: Describe | None = None,
+            table: Mapping[int | str, ErrorRule] | None = None) -> ErrorResolution:
+    """The resolution of one answer. Vendor codes are looked up before the status, the vendor's table
+    before the defaults; a 2xx is a success unless `describe` finds an error in it."""
+    said = describe(status, body) if describe is not None else None
+    if said is None and status < 300:
         return ErrorResolution(ResponseAction.SUCCESS)
-    if status in _BY_STATUS:
-        return _BY_STATUS[status]
+    codes = said.codes if said is not None else ()
+    code = codes[0] if codes else None
+    message = said.message if said is not None else ""
+    for key in (*codes, status):
+        rule = (table or {}).get(key)
+        if rule is not None:
+            return ErrorResolution(rule.action, rule.failure_type, message or rule.message, code, rule.error)
+    rule = DEFAULT_TABLE.get(status)
+    if rule is not None:
+        return ErrorResolution(rule.action, rule.failure_type, message or rule.message, code, rule.error)
     if status >= 500:
-        return ErrorResolution(ResponseAction.RETRY, FailureType.TRANSIENT, f"server error {status}")
-    return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, f"rejected with HTTP {status}")
+        return ErrorResolution(ResponseAction.RETRY, FailureType.TRANSIENT, message or f"server error {status}", code)
+    return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message or f"rejected with HTTP {status}", code)
 
 
-def error_body_classifier(
-    describe: Callable[[dict[str, Any]], tuple[str, str | None] | None],
-) -> Callable[[httpx.Response, Any], ErrorResolution | None]:
-    """A vendor classifier from a function that reads (message, category) out of its error body.
-
-    The decision stays the shared table (429 rate limited, 409 conflict, other 4xx data errors); only
-    the words come from the vendor, so errors read like the vendor's own.
-    """
-
-    def classify(response: httpx.Response, body: Any) -> ErrorResolution | None:
-        described = describe(body) if response.status_code >= 400 and isinstance(body, dict) else None
-        if described is None:
-            return None
-        message, category = described
-        status = response.status_code
-        if status == 429:
-            return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT, message, category)
-        if status == 409:
-            return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message, "CONFLICT")
-        if status in (400, 404, 422):
-            return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message, category)
-        return None
-
-    return classify
+def default_resolution(response: httpx.Response) -> ErrorResolution:
+    """Status-code defaults alone: 2xx success, 5xx retry, other 4xx fail as data errors."""
+    return resolve(response.status_code, None)
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

@@ -5,22 +5,23 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
 
-from connectors.http import jsonbody
-from connectors.http.auth import Auth
-from connectors.http.classify import default_resolution, retry_after_seconds
-from connectors.http.errors import (
+from connectors.contract.errors import (
     ConfigError,
     ErrorResolution,
+    ErrorRule,
     ResponseAction,
     TransientError,
     UnknownOutcomeError,
     error_for,
 )
+from connectors.http import jsonbody
+from connectors.http.auth import Auth
+from connectors.http.classify import Describe, resolve, retry_after_seconds
 from connectors.http.pagination import Paginator
 from connectors.http.ratelimit import RateBudget
 from connectors.http.redact import redact_url
@@ -28,8 +29,6 @@ from connectors.http.retry import RetryPolicy
 
 log = logging.getLogger("fieldbridge.http")
 
-#: a vendor hook that may override the default decision for a response (e.g. QuickBooks Faults in 200s)
-VendorClassifier = Callable[[httpx.Response, Any], ErrorResolution | None]
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 
@@ -50,7 +49,8 @@ class HttpClient:
         auth: Auth | None = None,
         budget: RateBudget | None = None,
         policy: RetryPolicy | None = None,
-        classifier: VendorClassifier | None = None,
+        describe: Describe | None = None,
+        errors: Mapping[int | str, ErrorRule] | None = None,
         default_headers: dict[str, str] | None = None,
         timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
@@ -59,7 +59,8 @@ class HttpClient:
         self.auth = auth
         self.budget = budget
         self.policy = policy or RetryPolicy()
-        self.classifier = classifier
+        self.describe = describe  # the vendor's error body → words and codes
+        self.errors = errors or {}  # the vendor's error table (codes or statuses → action and kind)
         self.calls: Counter[str] = Counter()  # "METHOD /path-template" → count, for benchmarks
         self._http = httpx.Client(
             base_url=base_url,
@@ -166,11 +167,7 @@ class HttpClient:
         return bool(response.content) and "json" in response.headers.get("content-type", "")
 
     def _resolve(self, response: httpx.Response, body: Any) -> ErrorResolution:
-        if self.classifier is not None:
-            custom = self.classifier(response, body)
-            if custom is not None:
-                return custom
-        return default_resolution(response)
+        return resolve(response.status_code, body, self.describe, self.errors)
 
     def paginate(
         self, path: str, paginator: Paginator, *, params: dict[str, Any] | None = None

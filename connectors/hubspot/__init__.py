@@ -1,0 +1,43 @@
+"""HubSpot as the CRM: tickets resolved by the unique property `fieldbridge_job_id`, notes attached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.contract import ConnectContext, ConnectorPlugin, SandboxContext, VendorSettings
+from connectors.hubspot.settings import HubSpotSettings
+
+
+def _connect(ctx: ConnectContext) -> Any:
+    from connectors.http import RetryPolicy
+    from connectors.hubspot.client import HubSpotCRM
+
+    s = ctx.settings
+    assert isinstance(s, HubSpotSettings)
+    return HubSpotCRM(s.base_url, s.token, closed_stage=s.closed_stage, account=s.account,
+                      policy=RetryPolicy(max_attempts=ctx.max_attempts), timeout=ctx.timeout_seconds,
+                      transport=ctx.transport)
+
+
+def _sandbox(ctx: SandboxContext) -> Any:
+    from connectors.hubspot.sandbox import create_app
+
+    assert isinstance(ctx.settings, HubSpotSettings)
+    return create_app(ctx.settings.token.get_secret_value(), ctx.faults, ctx.state_path)
+
+
+def _sandbox_env(url: str, settings: VendorSettings) -> dict[str, str]:
+    return {"FIELDBRIDGE_HUBSPOT_BASE_URL": url}
+
+
+def _credentials() -> type:
+    from connectors.hubspot.credentials import HubSpotCredentials
+
+    return HubSpotCredentials
+
+
+plugin = ConnectorPlugin(
+    name="hubspot", title="HubSpot", roles=frozenset({"crm"}), settings=HubSpotSettings, connect=_connect,
+    secret_fields=("token",), credentials=_credentials, sandbox=_sandbox, sandbox_env=_sandbox_env,
+    docs="docs/connectors.md#hubspot",
+)

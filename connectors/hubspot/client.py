@@ -8,27 +8,25 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
-from connectors.http import (
-    BearerToken,
+from connectors.contract import (
+    CaseNote,
+    CaseResolution,
     ConflictError,
     DataError,
-    HttpClient,
-    RetryPolicy,
     UnknownOutcomeError,
-    budget_for,
+    VendorError,
+    VendorRecord,
 )
-from connectors.http.classify import error_body_classifier
+from connectors.http import BearerToken, HttpClient, RetryPolicy, budget_for
 from connectors.hubspot import mapping
-from connectors.protocols import CaseNote, CaseResolution, VendorRecord
-from models.settings import FieldbridgeSettings
 
 
-def _describe(body: dict[str, Any]) -> tuple[str, str | None]:
+def describe(status: int, body: Any) -> VendorError | None:
     """HubSpot v3 errors: `{status, message, correlationId, category}` (429s carry `errorType`)."""
-    return body.get("message", ""), body.get("category") or body.get("errorType")
-
-
-classify = error_body_classifier(_describe)
+    if status < 300 or not isinstance(body, dict):
+        return None
+    codes = tuple(c for c in (body.get("category"), body.get("errorType")) if c)
+    return VendorError(body.get("message", ""), codes)
 
 
 class HubSpotCRM:
@@ -55,14 +53,9 @@ class HubSpotCRM:
             budget=budget_for(f"hubspot:{account}:{base_url}", rate=150, per_seconds=10, max_concurrent=10),
             policy=policy,
             timeout=timeout,
-            classifier=classify,
+            describe=describe,
             transport=transport,
         )
-
-    @classmethod
-    def from_settings(cls, settings: FieldbridgeSettings) -> HubSpotCRM:
-        return cls(settings.hubspot_base_url, settings.hubspot_token, closed_stage=settings.hubspot_closed_stage,
-                   policy=RetryPolicy(max_attempts=settings.http_max_attempts), timeout=settings.http_timeout_seconds)
 
     def resolve_case(self, case: CaseResolution) -> VendorRecord:
         """PATCH by unique property: setting the same properties twice is harmless, so it may retry."""
@@ -80,7 +73,7 @@ class HubSpotCRM:
                     self.system, f"no HubSpot ticket has {mapping.JOB_ID_PROPERTY}={case.job_id}", status=404
                 ) from exc
             raise
-        return mapping.record(body)
+        return mapping.record(body, self.closed_stage)
 
     def open_case(self, job_id: str, subject: str, content: str) -> VendorRecord:
         """Create the CRM ticket a job comes from (used by intake and the demo); existing → returned."""
@@ -89,7 +82,7 @@ class HubSpotCRM:
         for _ in range(3):
             try:
                 _, body = self.http.request("POST", "/crm/v3/objects/tickets", json={"properties": props})
-                return mapping.record(body)
+                return mapping.record(body, self.closed_stage)
             except (ConflictError, UnknownOutcomeError) as exc:
                 # the unique job id makes "did it land?" answerable: look before creating again
                 found = self.find_case(job_id)
@@ -100,7 +93,8 @@ class HubSpotCRM:
         raise UnknownOutcomeError(self.system, f"could not confirm the ticket for job {job_id}")
 
     def find_case(self, job_id: str) -> VendorRecord | None:
-        return self._get("tickets", job_id, mapping.JOB_ID_PROPERTY)
+        found = self._get("tickets", job_id, mapping.JOB_ID_PROPERTY)
+        return None if found is None else mapping.record(found.raw, self.closed_stage)
 
     def find_note(self, key: str) -> VendorRecord | None:
         return self._get("notes", key, mapping.NOTE_KEY_PROPERTY)

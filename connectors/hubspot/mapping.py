@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.protocols import CaseNote, CaseResolution, VendorRecord
+from connectors.contract.records import CaseNote, CaseResolution, VendorRecord
 
 JOB_ID_PROPERTY = "fieldbridge_job_id"
 NOTE_KEY_PROPERTY = "fieldbridge_note_key"
@@ -47,8 +47,11 @@ def note_body(note: CaseNote, ticket_id: str) -> dict[str, Any]:
     }
 
 
-def record(body: dict[str, Any]) -> VendorRecord:
-    return VendorRecord(id=str(body["id"]), raw=body)
+def record(body: dict[str, Any], closed_stage: str | None = None) -> VendorRecord:
+    """A ticket or note; a ticket's status says whether it sits in the closed stage."""
+    stage = (body.get("properties") or {}).get("hs_pipeline_stage")
+    status = None if stage is None or closed_stage is None else ("resolved" if stage == closed_stage else "open")
+    return VendorRecord(id=str(body["id"]), status=status, raw=body)
 
 
 _EXISTING_ID = re.compile(r"Existing ID: (\d+)")

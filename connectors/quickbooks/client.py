@@ -4,56 +4,30 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
-from connectors.http import (
+from connectors.contract import (
     ConnectorError,
     DataError,
-    ErrorResolution,
-    FailureType,
-    FileTokenStore,
-    HttpClient,
-    OAuth2RefreshToken,
-    ResponseAction,
-    RetryPolicy,
-    budget_for,
+    TokenStore,
 )
-from connectors.http.errors import error_for
-from connectors.protocols import BillingCustomer, InvoiceDraft, VendorRecord
+from connectors.contract.errors import error_for
+from connectors.contract.records import BillingCustomer, InvoiceDraft, VendorRecord
+from connectors.http import HttpClient, OAuth2RefreshToken, RetryPolicy, budget_for
 from connectors.quickbooks import mapping
-from models.settings import FieldbridgeSettings
+from connectors.quickbooks.errors import ERRORS, classify, describe
 
 MINOR_VERSION = "75"
-
-
-def classify(response: httpx.Response, body: Any) -> ErrorResolution | None:
-    """QuickBooks reports errors as `Fault` bodies, sometimes inside a 200: never trust the status alone."""
-    fault = (body or {}).get("Fault") if isinstance(body, dict) else None
-    if fault is None:
-        return None
-    first = (fault.get("Error") or [{}])[0]
-    code = str(first.get("code", ""))
-    message = f"{first.get('Message', '')}: {first.get('Detail', '')}".strip(": ")
-    kind = fault.get("type", "")
-    if kind == "AUTHENTICATION" or response.status_code == 401:
-        return ErrorResolution(ResponseAction.REFRESH_TOKEN_THEN_RETRY, FailureType.CONFIG, message, code)
-    if response.status_code == 429 or code == "3001":
-        return ErrorResolution(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT, message, code)
-    if kind == "AUTHORIZATION" or response.status_code == 403:
-        return ErrorResolution(ResponseAction.FAIL, FailureType.CONFIG, message, code)
-    if kind == "SystemFault" or response.status_code >= 500:
-        return ErrorResolution(ResponseAction.RETRY, FailureType.TRANSIENT, message, code)
-    return ErrorResolution(ResponseAction.FAIL, FailureType.DATA, message, code)
 
 
 class QuickBooksAccounting:
     """Accounting role over the QBO v3 REST API for one realm (company)."""
 
     system = "quickbooks"
+    uses_items = True  # invoice lines reference QuickBooks Items
 
     def __init__(
         self,
@@ -63,7 +37,7 @@ class QuickBooksAccounting:
         token_url: str,
         client_id: str,
         client_secret: SecretStr,
-        token_path: Path,
+        token_store: TokenStore,
         initial_refresh_token: SecretStr | None = None,
         policy: RetryPolicy | None = None,
         timeout: float = 20.0,
@@ -71,7 +45,7 @@ class QuickBooksAccounting:
     ) -> None:
         self.realm_id = realm_id
         self.auth = OAuth2RefreshToken(
-            token_url, client_id, client_secret, FileTokenStore(token_path), initial_refresh_token, transport
+            token_url, client_id, client_secret, token_store, initial_refresh_token, transport
         )
         self.http = HttpClient(
             self.system,
@@ -80,22 +54,9 @@ class QuickBooksAccounting:
             budget=budget_for(f"quickbooks:{realm_id}:{base_url}", rate=450, per_seconds=60, max_concurrent=10),
             policy=policy,
             timeout=timeout,
-            classifier=classify,
+            describe=describe,
+            errors=ERRORS,
             transport=transport,
-        )
-
-    @classmethod
-    def from_settings(cls, settings: FieldbridgeSettings) -> QuickBooksAccounting:
-        return cls(
-            settings.quickbooks_base_url,
-            settings.quickbooks_realm_id,
-            token_url=settings.quickbooks_token_url,
-            client_id=settings.quickbooks_client_id,
-            client_secret=settings.quickbooks_client_secret,
-            token_path=settings.home / "tokens" / f"quickbooks-{settings.quickbooks_realm_id}.json",
-            initial_refresh_token=settings.quickbooks_refresh_token,
-            policy=RetryPolicy(max_attempts=settings.http_max_attempts),
-            timeout=settings.http_timeout_seconds,
         )
 
     @property
@@ -140,9 +101,7 @@ class QuickBooksAccounting:
         for item in items:
             answer = by_id.get(item["bId"], {})
             if "Fault" in answer:
-                resolution = classify(httpx.Response(400), answer)
-                assert resolution is not None
-                out.append(error_for(self.system, resolution, 400, None))
+                out.append(error_for(self.system, classify(400, answer), 400, None))
             else:
                 out.append({k: v for k, v in answer.items() if k != "bId"})
         return out
@@ -186,14 +145,17 @@ class QuickBooksAccounting:
         changes = {k: body[k] for k in ("Line", "TxnTaxDetail", "CustomerRef", "TxnDate", "PrivateNote")}
         return self.update_invoice(current, changes, idempotency_key)
 
-    def send_invoice(self, invoice_id: str, to: str | None, idempotency_key: str) -> VendorRecord:
+    def send_invoice(self, invoice: VendorRecord, to: str | None, idempotency_key: str) -> VendorRecord:
         """Email the invoice to the customer (QuickBooks sets EmailStatus=EmailSent)."""
         params = {"minorversion": MINOR_VERSION, "requestid": mapping.request_id(idempotency_key)}
         if to:
             params["sendTo"] = to
-        _, body = self.http.request("POST", f"{self._base}/invoice/{invoice_id}/send", params=params,
+        _, body = self.http.request("POST", f"{self._base}/invoice/{invoice.id}/send", params=params,
                                     idempotent=True)
         return mapping.invoice_record(body["Invoice"])
+
+    def invoice_sent(self, invoice: VendorRecord) -> bool:
+        return invoice.raw.get("EmailStatus") == "EmailSent"
 
     def record_url(self, kind: str, vendor_id: str) -> str | None:
         """Where a person finds the record: the QuickBooks app for Intuit hosts, the API for a sandbox."""

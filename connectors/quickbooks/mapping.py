@@ -6,7 +6,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from connectors.protocols import BillingCustomer, InvoiceDraft, VendorRecord
+from connectors.contract.records import BillingCustomer, InvoiceDraft, VendorRecord
 
 _NAMESPACE = uuid.UUID("7d4f7a51-7f6e-4a55-9f5e-2f8a6c1b0e11")
 

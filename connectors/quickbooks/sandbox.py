@@ -246,6 +246,8 @@ def create_app(
             return qerr(400, fault("2050", "Email Address is missing", "The invoice has no BillEmail and no sendTo"))
         invoice.update(EmailStatus="EmailSent", BillEmail={"Address": address},
                        DeliveryInfo={"DeliveryType": "Email", "DeliveryTime": _time()})
+        outbox = store.next_id("outbox")  # the emails the customer received, for tests to count
+        store.put("outbox", str(outbox), {"invoice": invoice_id, "to": address, "at": _time()})
         invoice["SyncToken"] = str(int(invoice["SyncToken"]) + 1)
         store.put("Invoice", invoice_id, invoice)
         result = {"Invoice": invoice, "time": _time()}

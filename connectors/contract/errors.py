@@ -1,7 +1,14 @@
-"""Errors as data: every vendor response maps to an action and a failure type (after Airbyte's scheme)."""
+"""Errors as data (after Airbyte's scheme): every vendor answer maps to an action and a failure type.
+
+The core keeps one default table keyed by HTTP status. A vendor plugin adds an `ErrorTable` keyed by
+its own error codes (QuickBooks `5010`, Salesforce `REQUEST_LIMIT_EXCEEDED`, …) or by status, so no
+vendor-specific `if` lives in the core: the HTTP layer looks the vendor's keys up first, then the
+defaults.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -18,14 +25,6 @@ class ResponseAction(StrEnum):
     RATE_LIMITED = "rate_limited"
     REFRESH_TOKEN_THEN_RETRY = "refresh_token_then_retry"
     FAIL = "fail"
-
-
-@dataclass(frozen=True)
-class ErrorResolution:
-    action: ResponseAction
-    failure_type: FailureType | None = None
-    message: str = ""
-    vendor_code: str | None = None
 
 
 class ConnectorError(Exception):
@@ -66,12 +65,49 @@ class ConfigError(ConnectorError):
     failure_type = FailureType.CONFIG
 
 
+class QuotaExhausted(ConfigError):
+    """A daily (not per-second) quota is used up: retrying within minutes only burns more of it."""
+
+
 class DataError(ConnectorError):
     failure_type = FailureType.DATA
 
 
 class ConflictError(DataError):
     """Optimistic-lock or uniqueness conflict (stale SyncToken/version, duplicate unique value)."""
+
+
+@dataclass(frozen=True)
+class ErrorResolution:
+    """What to do with one answer: the action, the failure type, the words, the vendor's code."""
+
+    action: ResponseAction
+    failure_type: FailureType | None = None
+    message: str = ""
+    vendor_code: str | None = None
+    error: type[ConnectorError] | None = None  # a more specific exception than the failure type's
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    """One row of an error table: an answer with this key resolves to this action and kind."""
+
+    action: ResponseAction
+    failure_type: FailureType | None = None
+    error: type[ConnectorError] | None = None
+    message: str = ""  # used when the vendor's body says nothing readable
+
+
+#: keys: an HTTP status (int) or a vendor code / category (str) as the plugin's `describe` reports it
+ErrorTable = Mapping[int | str, ErrorRule]
+
+
+@dataclass(frozen=True)
+class VendorError:
+    """What a vendor's error body says: readable words and the codes to look up, most specific first."""
+
+    message: str
+    codes: tuple[str, ...] = ()
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -83,11 +119,12 @@ def error_for(system: str, resolution: ErrorResolution, status: int, retry_after
     """Build the exception a FAIL (or exhausted retry) resolution should raise."""
     msg = resolution.message or f"request failed with HTTP {status}"
     kw = {"status": status, "vendor_code": resolution.vendor_code, "retry_after": retry_after}
-    if status == 409 or resolution.vendor_code in {"5010", "CONFLICT"}:
-        return ConflictError(system, msg, **kw)
+    if resolution.error is not None:
+        return resolution.error(system, msg, **kw)
     cls = {
         FailureType.DATA: DataError,
         FailureType.CONFIG: ConfigError,
-        FailureType.TRANSIENT: RateLimitedError if status == 429 else TransientError,
+        FailureType.TRANSIENT: RateLimitedError if resolution.action is ResponseAction.RATE_LIMITED
+        else TransientError,
     }[resolution.failure_type or FailureType.TRANSIENT]
     return cls(system, msg, **kw)

@@ -1,11 +1,11 @@
-"""Role protocols and the vendor-neutral payloads they take. A connector implements one role."""
+"""The vendor-neutral records the roles exchange: what we ask a vendor to write, what it gave back."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,7 @@ class VendorRecord:
     number: str | None = None  # invoice DocNumber etc.
     version: str | None = None  # SyncToken / version for optimistic locking
     total: Decimal | None = None
+    status: str | None = None  # the vendor's state in plain words, e.g. "resolved", "open", "sent"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -89,53 +90,3 @@ class InvoiceDraft:
     tax: Decimal
     total: Decimal
     memo: str = ""
-
-
-@runtime_checkable
-class CRM(Protocol):
-    system: str
-
-    def resolve_case(self, case: CaseResolution) -> VendorRecord: ...
-
-    def find_note(self, key: str) -> VendorRecord | None: ...
-
-    def add_note(self, case_id: str, note: CaseNote) -> VendorRecord: ...
-
-    def update_note(self, note_id: str, note: CaseNote) -> VendorRecord: ...
-
-
-@runtime_checkable
-class Payroll(Protocol):
-    system: str
-
-    def find_timesheet(self, day: TimesheetDay) -> VendorRecord | None: ...
-
-    def upsert_timesheet(self, day: TimesheetDay, existing: VendorRecord | None) -> VendorRecord: ...
-
-
-@runtime_checkable
-class Accounting(Protocol):
-    system: str
-
-    def find_invoice(self, doc_number: str) -> VendorRecord | None: ...
-
-    def create_invoice(self, draft: InvoiceDraft, customer_id: str, item_ids: dict[str, str],
-                       idempotency_key: str) -> VendorRecord: ...
-
-    def invoice_matches(self, current: VendorRecord, draft: InvoiceDraft, customer_id: str,
-                        item_ids: dict[str, str]) -> bool: ...
-
-    def invoice_lock_reason(self, current: VendorRecord) -> str | None:
-        """Why the invoice may no longer be changed in place (sent, paid), or None while it may."""
-        ...
-
-    def revise_invoice(self, current: VendorRecord, draft: InvoiceDraft, customer_id: str, item_ids: dict[str, str],
-                       idempotency_key: str) -> VendorRecord: ...
-
-    def find_customer(self, customer: BillingCustomer) -> VendorRecord | None: ...
-
-    def create_customer(self, customer: BillingCustomer, idempotency_key: str) -> VendorRecord: ...
-
-    def find_item(self, code: str) -> VendorRecord | None: ...
-
-    def create_item(self, code: str, name: str, unit_price: Decimal, idempotency_key: str) -> VendorRecord: ...

@@ -1,0 +1,144 @@
+"""What a vendor package exports: one `ConnectorPlugin`, registered in the entry-point group
+`fieldbridge.connectors`. The core finds vendors only through it — their settings, credentials block,
+client, sandbox, error table and demo data — so a new vendor is one package plus one entry-point line.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connectors.contract.errors import ErrorTable
+
+Role = Literal["crm", "payroll", "accounting", "field_service"]
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def check_url(name: str, value: str) -> str:
+    """Secrets travel with every call: refuse plain http:// except to this machine (sandboxes)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} {value!r} is not an http(s) URL")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        raise ValueError(f"{name} {value!r} uses plain http:// to another host: credentials would travel in clear "
+                         "text; use https:// (plain http is allowed only on loopback, for sandboxes)")
+    return value
+
+
+class VendorSettings(BaseSettings):
+    """Base of every plugin's settings. A subclass sets its own `env_prefix` (FIELDBRIDGE_<VENDOR>_)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    credentials_block: str | None = None  # a saved Prefect block whose secrets replace these settings'
+
+    @model_validator(mode="after")
+    def _urls_are_safe(self) -> VendorSettings:
+        for name, value in self:
+            if name.endswith("_url") and isinstance(value, str) and value:
+                check_url(name, value)
+        return self
+
+
+@dataclass
+class TokenSet:
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_at: float  # epoch seconds
+    extra: dict[str, str] = field(default_factory=dict)  # e.g. Salesforce's instance_url
+
+    def fresh(self, margin: float = 60) -> bool:
+        return bool(self.access_token) and self.expires_at - margin > time.time()
+
+
+class TokenStore(Protocol):
+    """Where a connection's current tokens live. `save` is durable before it returns, and `locked()`
+    serialises refreshes across threads, processes and hosts (a rotated refresh token is single-use)."""
+
+    def load(self) -> TokenSet | None: ...
+
+    def save(self, tokens: TokenSet) -> None: ...
+
+    def locked(self) -> AbstractContextManager[None]: ...
+
+
+@dataclass(frozen=True)
+class ConnectContext:
+    """What the core gives a plugin to build its client."""
+
+    settings: VendorSettings  # the plugin's own settings (its env prefix), secrets already resolved
+    home: Path
+    timeout_seconds: float
+    max_attempts: int
+    token_store: Callable[[str], TokenStore]  # key → the shared store for that connection's OAuth tokens
+    transport: Any = None  # an httpx transport (tests)
+
+
+@dataclass(frozen=True)
+class SandboxContext:
+    settings: VendorSettings
+    faults: Any  # connectors.emulator.FaultConfig
+    state_path: Path | None
+
+
+@dataclass(frozen=True)
+class DemoTechnician:
+    id: str
+    name: str
+    email: str
+    payroll_id: str
+
+
+@dataclass(frozen=True)
+class DemoCustomer:
+    id: str
+    name: str
+    email: str | None
+    vendor_id: str  # the record the customer already has in accounting
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    """The vendor side of the demo company: who exists in payroll and accounting before fieldbridge runs."""
+
+    technicians: tuple[DemoTechnician, ...]
+    accounting_customers: tuple[DemoCustomer, ...]
+
+
+@dataclass(frozen=True)
+class ConnectorPlugin:
+    name: str  # configuration value and effect-key prefix, e.g. "hubspot"
+    title: str  # "HubSpot"
+    roles: frozenset[Role]
+    settings: type[VendorSettings]  # the plugin's settings model, with its own env prefix
+    connect: Callable[[ConnectContext], Any]  # builds the client that implements the roles
+    errors: ErrorTable = field(default_factory=dict)  # overrides of the default response → action table
+    secret_fields: tuple[str, ...] = ()  # settings fields a credentials block may supply
+    credentials: Callable[[], type] | None = None  # the Prefect block class (imported lazily: Prefect is heavy)
+    sandbox: Callable[[SandboxContext], Any] | None = None  # the emulator (a connectors.emulator.Sandbox)
+    sandbox_env: Callable[[str, VendorSettings], Mapping[str, str]] | None = None  # env pointing the client at it
+    seed_sandbox: Callable[[str, VendorSettings, DemoSeed], None] | None = None  # put the demo's vendor side
+    demo_id: Callable[[str, int], str] | None = None  # ("employee" | "customer", n) → a vendor-shaped id
+    docs: str = ""
+
+    def load_settings(self, **overrides: Any) -> VendorSettings:
+        """The plugin's settings from the environment, with secrets from its credentials block if one is named."""
+        settings = self.settings(**overrides)
+        if settings.credentials_block and self.credentials is not None:
+            block = self.credentials().load(settings.credentials_block)
+            found = {f: getattr(block, f) for f in self.secret_fields if getattr(block, f, None) is not None}
+            settings = settings.model_copy(update=found)
+        return settings
+
+
+def iter_roles(plugins: Mapping[str, ConnectorPlugin], role: Role) -> Iterator[ConnectorPlugin]:
+    return (p for p in plugins.values() if role in p.roles)

@@ -1,0 +1,103 @@
+"""The roles a connector plays, as typing Protocols. The core calls only these; a vendor package
+implements one or more of them (see docs/connectors.md, "write your own connector")."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from connectors.contract.records import (
+    BillingCustomer,
+    CaseNote,
+    CaseResolution,
+    InvoiceDraft,
+    TimesheetDay,
+    VendorRecord,
+)
+
+
+class Connector(Protocol):
+    system: str  # the plugin name, e.g. "hubspot": part of every effect key
+
+    def record_url(self, kind: str, vendor_id: str) -> str | None:
+        """Where a person finds a record (the vendor's app, or its API for a sandbox)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class CRM(Connector, Protocol):
+    """Resolves the job's case and keeps the technician's notes on it."""
+
+    def resolve_case(self, case: CaseResolution) -> VendorRecord: ...
+
+    def find_note(self, key: str) -> VendorRecord | None: ...
+
+    def add_note(self, case_id: str, note: CaseNote) -> VendorRecord: ...
+
+    def update_note(self, note_id: str, note: CaseNote) -> VendorRecord: ...
+
+    def open_case(self, job_id: str, subject: str, content: str) -> VendorRecord:
+        """Create the case a job comes from (intake and the demo); an existing one is returned."""
+        ...
+
+    def find_case(self, job_id: str) -> VendorRecord | None: ...
+
+
+@runtime_checkable
+class Payroll(Connector, Protocol):
+    """Holds each technician's hours per workday, as state: upserted, never appended."""
+
+    def find_timesheet(self, day: TimesheetDay) -> VendorRecord | None: ...
+
+    def upsert_timesheet(self, day: TimesheetDay, existing: VendorRecord | None) -> VendorRecord: ...
+
+
+@runtime_checkable
+class Accounting(Connector, Protocol):
+    """Invoices the job: customer and items ensured, invoice created, revised while open, sent."""
+
+    def find_invoice(self, doc_number: str) -> VendorRecord | None: ...
+
+    def create_invoice(self, draft: InvoiceDraft, customer_id: str, item_ids: dict[str, str],
+                       idempotency_key: str) -> VendorRecord: ...
+
+    def invoice_matches(self, current: VendorRecord, draft: InvoiceDraft, customer_id: str,
+                        item_ids: dict[str, str]) -> bool: ...
+
+    def invoice_lock_reason(self, current: VendorRecord) -> str | None:
+        """Why the invoice may no longer be changed in place (sent, paid), or None while it may."""
+        ...
+
+    def revise_invoice(self, current: VendorRecord, draft: InvoiceDraft, customer_id: str, item_ids: dict[str, str],
+                       idempotency_key: str) -> VendorRecord: ...
+
+    def find_customer(self, customer: BillingCustomer) -> VendorRecord | None: ...
+
+    def create_customer(self, customer: BillingCustomer, idempotency_key: str) -> VendorRecord: ...
+
+    def find_item(self, code: str) -> VendorRecord | None: ...
+
+    #: whether invoice lines reference vendor items that must exist first (QuickBooks) or carry only
+    #: description and account (Xero): when False, find_item/create_item are never called
+    uses_items: bool
+
+    def create_item(self, code: str, name: str, unit_price: Decimal, idempotency_key: str) -> VendorRecord: ...
+
+    def send_invoice(self, invoice: VendorRecord, to: str | None, idempotency_key: str) -> VendorRecord:
+        """Deliver the invoice to the customer (the vendor's own email)."""
+        ...
+
+    def invoice_sent(self, invoice: VendorRecord) -> bool:
+        """Whether the vendor says the invoice already went to the customer."""
+        ...
+
+
+@runtime_checkable
+class FieldService(Connector, Protocol):
+    """A field-service system fieldbridge reads jobs from (Jobber: the native-source issue)."""
+
+    def fetch_job(self, job_id: str) -> dict:
+        """The whole job as an open-API snapshot (`models/fsm_events.py` `JobSnapshot` shape)."""
+        ...
