@@ -50,7 +50,7 @@ def resolve_case(job_id: str, rt: Runtime | None = None, validated: str | None =
         outcome = rt.ledger.run(
             f"{crm.system}:note:{note.id}", system=crm.system, kind="add_note", job_id=job_id,
             payload={"body": note.body},
-            lookup=lambda p=payload: crm.find_note(p.key),
+            lookup=lambda p=payload: crm.find_note(p.key, ticket.vendor_id),
             write=lambda existing, p=payload: (crm.update_note(existing.id, p) if existing is not None
                                                else crm.add_note(ticket.vendor_id, p)),
             summarize=lambda r: {"note_id": r.id},

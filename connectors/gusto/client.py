@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from connectors.http import (
 API_VERSION = "2026-02-01"
 
 
-def describe(status: int, body: Any) -> VendorError | None:
+def describe(status: int, body: Any, headers: Mapping[str, str] | None = None) -> VendorError | None:
     """Gusto errors: `{"errors": [{error_key, category, message}]}`."""
     if status < 300 or not isinstance(body, dict) or not body.get("errors"):
         return None

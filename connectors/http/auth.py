@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import httpx
 from pydantic import SecretStr
@@ -88,10 +88,12 @@ class FileTokenStore:
 
 
 class OAuth2RefreshToken:
-    """OAuth2 bearer whose refresh token rotates on every use (QuickBooks, Xero, Gusto).
+    """OAuth2 bearer whose refresh token may rotate on every use (QuickBooks, Xero, Salesforce).
 
     The new refresh token is persisted *before* the new access token is used: if we crash after
     the vendor rotated it and before we saved it, the connection would be lost for good.
+    `client_auth`: client credentials in a Basic header (QuickBooks, Xero) or in the form (Salesforce).
+    `keep`: fields of the token answer to remember beside the tokens (Salesforce's `instance_url`).
     """
 
     def __init__(
@@ -102,6 +104,10 @@ class OAuth2RefreshToken:
         store: TokenStore,
         initial_refresh_token: SecretStr | None = None,
         transport: httpx.BaseTransport | None = None,
+        *,
+        client_auth: Literal["basic", "body"] = "basic",
+        keep: tuple[str, ...] = (),
+        default_expires_in: float = 3600.0,
     ) -> None:
         self.token_url = token_url
         self.client_id = client_id
@@ -109,6 +115,9 @@ class OAuth2RefreshToken:
         self.store = store
         self.initial_refresh_token = initial_refresh_token
         self._transport = transport
+        self.client_auth = client_auth
+        self.keep = keep
+        self.default_expires_in = default_expires_in
         self.refresh_count = 0
 
     def _current(self) -> TokenSet | None:
@@ -117,51 +126,114 @@ class OAuth2RefreshToken:
             tokens = TokenSet("", self.initial_refresh_token.get_secret_value(), 0.0)
         return tokens
 
-    def apply(self, request: httpx.Request) -> None:
+    def tokens(self) -> TokenSet:
+        """The current token set, refreshed first if it has no usable access token."""
         tokens = self._current()
-        if tokens is None or not tokens.access_token or tokens.expires_at - 60 < time.time():
+        if tokens is None or not tokens.fresh():
             self._refresh(stale_access=tokens.access_token if tokens else None)
             tokens = self._current()
         assert tokens is not None
-        request.headers["Authorization"] = f"Bearer {tokens.access_token}"
+        return tokens
+
+    def apply(self, request: httpx.Request) -> None:
+        request.headers["Authorization"] = f"Bearer {self.tokens().access_token}"
 
     def refresh(self, failed_request: httpx.Request) -> bool:
         used = failed_request.headers.get("Authorization", "").removeprefix("Bearer ")
         self._refresh(stale_access=used)
         return True
 
+    def _grant(self, tokens: TokenSet) -> dict[str, str]:
+        return {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
+
     def _refresh(self, stale_access: str | None) -> None:
         with self.store.locked():
             tokens = self._current()
             if tokens is None:
                 raise ConfigError("oauth", "no refresh token configured: run the connect step first")
-            if tokens.access_token and tokens.access_token != stale_access and tokens.expires_at - 60 > time.time():
+            if tokens.access_token and tokens.access_token != stale_access and tokens.fresh():
                 return  # another thread or process refreshed while we waited for the lock
-            basic = base64.b64encode(
-                f"{self.client_id}:{self.client_secret.get_secret_value()}".encode()
-            ).decode()
-            try:
-                with httpx.Client(transport=self._transport, timeout=20) as client:
-                    resp = client.post(
-                        self.token_url,
-                        data={"grant_type": "refresh_token", "refresh_token": tokens.refresh_token},
-                        headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
-                    )
-            except httpx.TransportError as exc:
-                raise TransientError("oauth", f"token endpoint unreachable: {type(exc).__name__}") from exc
-            if resp.status_code >= 500:
-                raise TransientError("oauth", "token endpoint error", status=resp.status_code)
-            if resp.status_code != 200:
-                error = resp.json().get("error", "unknown") if resp.content else "unknown"
-                raise ConfigError(
-                    "oauth", f"refresh rejected ({error}): reconnect the app", status=resp.status_code
-                )
-            body = resp.json()
-            self.store.save(
-                TokenSet(
-                    access_token=body["access_token"],
-                    refresh_token=body.get("refresh_token", tokens.refresh_token),
-                    expires_at=time.time() + float(body.get("expires_in", 3600)),
-                )
-            )
+            form = self._grant(tokens)
+            headers = {"Accept": "application/json"}
+            if self.client_auth == "basic":
+                basic = base64.b64encode(
+                    f"{self.client_id}:{self.client_secret.get_secret_value()}".encode()).decode()
+                headers["Authorization"] = f"Basic {basic}"
+            else:
+                form |= {"client_id": self.client_id, "client_secret": self.client_secret.get_secret_value()}
+            body = _post_token(self.token_url, form, headers, self._transport)
+            self.store.save(TokenSet(
+                access_token=body["access_token"],
+                refresh_token=body.get("refresh_token") or tokens.refresh_token,
+                expires_at=time.time() + float(body.get("expires_in") or self.default_expires_in),
+                extra={k: str(body[k]) for k in self.keep if body.get(k)} or tokens.extra,
+            ))
             self.refresh_count += 1
+
+
+class JwtBearer(OAuth2RefreshToken):
+    """OAuth2 JWT bearer flow (Salesforce server-to-server): each new access token is bought with a fresh
+    RS256-signed assertion; there is no refresh token to rotate or lose."""
+
+    def __init__(self, token_url: str, client_id: str, username: str, private_key: SecretStr, audience: str,
+                 store: TokenStore, transport: httpx.BaseTransport | None = None, *, keep: tuple[str, ...] = (),
+                 default_expires_in: float = 3600.0) -> None:
+        super().__init__(token_url, client_id, SecretStr(""), store, SecretStr("jwt-bearer"), transport,
+                         client_auth="body", keep=keep, default_expires_in=default_expires_in)
+        self.username = username
+        self.private_key = private_key
+        self.audience = audience
+
+    def _grant(self, tokens: TokenSet) -> dict[str, str]:
+        claims = {"iss": self.client_id, "sub": self.username, "aud": self.audience, "exp": int(time.time()) + 180}
+        return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "assertion": sign_rs256(claims, self.private_key)}
+
+    def _refresh(self, stale_access: str | None) -> None:
+        with self.store.locked():
+            tokens = self._current()
+            if tokens is not None and tokens.access_token and tokens.access_token != stale_access and tokens.fresh():
+                return
+            body = _post_token(self.token_url, self._grant(tokens or TokenSet("", "", 0.0)),
+                               {"Accept": "application/json"}, self._transport)
+            self.store.save(TokenSet(body["access_token"], "jwt-bearer",
+                                     time.time() + float(body.get("expires_in") or self.default_expires_in),
+                                     {k: str(body[k]) for k in self.keep if body.get(k)}))
+            self.refresh_count += 1
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def sign_rs256(claims: dict[str, object], private_key: SecretStr) -> str:
+    """A compact JWS (RS256) — what a JWT bearer grant carries."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = serialization.load_pem_private_key(private_key.get_secret_value().encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigError("oauth", "the JWT signing key is not an RSA private key")
+    head = _b64url(json.dumps({"alg": "RS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = _b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signature = key.sign(f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{head}.{body}.{_b64url(signature)}"
+
+
+def _post_token(url: str, form: dict[str, str], headers: dict[str, str],
+                transport: httpx.BaseTransport | None) -> dict[str, object]:
+    """One call to a token endpoint; its errors are classified, never echoed with secrets."""
+    try:
+        with httpx.Client(transport=transport, timeout=20) as client:
+            resp = client.post(url, data=form, headers=headers)
+    except httpx.TransportError as exc:
+        raise TransientError("oauth", f"token endpoint unreachable: {type(exc).__name__}") from exc
+    if resp.status_code >= 500 or resp.status_code == 429:
+        raise TransientError("oauth", "token endpoint error", status=resp.status_code)
+    if resp.status_code != 200:
+        try:
+            error = resp.json().get("error", "unknown")
+        except ValueError:
+            error = "unknown"
+        raise ConfigError("oauth", f"token request rejected ({error}): reconnect the app", status=resp.status_code)
+    return resp.json()

@@ -1,6 +1,6 @@
 """From a vendor's answer to an action and a failure type: the vendor's table first, then the defaults.
 
-A plugin gives two things: `describe(status, body)`, which reads its error body into words and codes
+A plugin gives two things: `describe(status, body, headers)`, which reads its error into words and codes
 (and may report an error inside a 2xx, as QuickBooks does), and an `ErrorTable` keyed by those codes or
 by status. The defaults below cover every status; nothing vendor-specific lives here.
 """
@@ -21,7 +21,8 @@ from connectors.contract.errors import (
     VendorError,
 )
 
-Describe = Callable[[int, Any], VendorError | None]
+#: (status, decoded body, response headers) → what the vendor says went wrong, or None for a success
+Describe = Callable[[int, Any, Mapping[str, str]], VendorError | None]
 
 DEFAULT_TABLE: Mapping[int, ErrorRule] = {
     401: ErrorRule(ResponseAction.REFRESH_TOKEN_THEN_RETRY, FailureType.CONFIG, message="not authenticated"),
@@ -34,10 +35,11 @@ DEFAULT_TABLE: Mapping[int, ErrorRule] = {
 
 
 def resolve(status: int, body: Any, describe: Describe | None = None,
-            table: Mapping[int | str, ErrorRule] | None = None) -> ErrorResolution:
+            table: Mapping[int | str, ErrorRule] | None = None,
+            headers: Mapping[str, str] | None = None) -> ErrorResolution:
     """The resolution of one answer. Vendor codes are looked up before the status, the vendor's table
     before the defaults; a 2xx is a success unless `describe` finds an error in it."""
-    said = describe(status, body) if describe is not None else None
+    said = describe(status, body, headers or {}) if describe is not None else None
     if said is None and status < 300:
         return ErrorResolution(ResponseAction.SUCCESS)
     codes = said.codes if said is not None else ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -54,6 +54,7 @@ class HttpClient:
         default_headers: dict[str, str] | None = None,
         timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
+        observe: Callable[[httpx.Response], None] | None = None,
     ) -> None:
         self.system = system
         self.auth = auth
@@ -61,6 +62,7 @@ class HttpClient:
         self.policy = policy or RetryPolicy()
         self.describe = describe  # the vendor's error body → words and codes
         self.errors = errors or {}  # the vendor's error table (codes or statuses → action and kind)
+        self.observe = observe  # sees every answer (e.g. to feed a quota header to the rate budget)
         self.calls: Counter[str] = Counter()  # "METHOD /path-template" → count, for benchmarks
         self._http = httpx.Client(
             base_url=base_url,
@@ -153,6 +155,8 @@ class HttpClient:
         finally:
             if self.budget is not None:
                 self.budget.release()
+        if self.observe is not None:
+            self.observe(response)
         log.debug(
             "%s %s -> %s in %.0f ms",
             request.method,
@@ -167,7 +171,7 @@ class HttpClient:
         return bool(response.content) and "json" in response.headers.get("content-type", "")
 
     def _resolve(self, response: httpx.Response, body: Any) -> ErrorResolution:
-        return resolve(response.status_code, body, self.describe, self.errors)
+        return resolve(response.status_code, body, self.describe, self.errors, response.headers)
 
     def paginate(
         self, path: str, paginator: Paginator, *, params: dict[str, Any] | None = None

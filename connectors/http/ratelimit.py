@@ -23,6 +23,7 @@ class RateBudget:
     _paused_until: float = field(init=False, default=0.0)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     _slots: threading.BoundedSemaphore = field(init=False)
+    _quota: tuple[int, int, int, str] | None = field(init=False, default=None)  # used, limit, reserve, who
 
     def __post_init__(self) -> None:
         self._tokens = float(self.rate)
@@ -39,8 +40,21 @@ class RateBudget:
             return 0.0
         return (1 - self._tokens) * self.per_seconds / self.rate
 
+    def set_quota(self, used: int, limit: int, reserve: int, system: str) -> None:
+        """A vendor's long-period quota as it reports it (Salesforce `Sforce-Limit-Info: api-usage=18/15000`)."""
+        with self._lock:
+            self._quota = (used, limit, reserve, system)
+
     def acquire(self) -> None:
-        """Block until a request may be sent, then hold one concurrency slot."""
+        """Block until a request may be sent, then hold one concurrency slot. A long-period quota used up
+        to its reserve stops at once: waiting seconds cannot bring back a daily allowance."""
+        quota = self._quota
+        if quota is not None and quota[1] - quota[0] <= quota[2]:
+            from connectors.contract.errors import QuotaExhausted
+
+            used, limit, reserve, system = quota
+            raise QuotaExhausted(system, f"daily API quota at {used}/{limit} (keeping {reserve} in reserve): "
+                                 "stopping until it resets; nothing more is sent")
         while True:
             with self._lock:
                 wait = self._wait_time()

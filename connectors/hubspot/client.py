@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +22,7 @@ from connectors.http import BearerToken, HttpClient, RetryPolicy, budget_for
 from connectors.hubspot import mapping
 
 
-def describe(status: int, body: Any) -> VendorError | None:
+def describe(status: int, body: Any, headers: Mapping[str, str] | None = None) -> VendorError | None:
     """HubSpot v3 errors: `{status, message, correlationId, category}` (429s carry `errorType`)."""
     if status < 300 or not isinstance(body, dict):
         return None
@@ -96,7 +97,8 @@ class HubSpotCRM:
         found = self._get("tickets", job_id, mapping.JOB_ID_PROPERTY)
         return None if found is None else mapping.record(found.raw, self.closed_stage)
 
-    def find_note(self, key: str) -> VendorRecord | None:
+    def find_note(self, key: str, case_id: str | None = None) -> VendorRecord | None:
+        """Notes carry the unique property `fieldbridge_note_key`: found directly, whatever the ticket."""
         return self._get("notes", key, mapping.NOTE_KEY_PROPERTY)
 
     def add_note(self, case_id: str, note: CaseNote) -> VendorRecord:

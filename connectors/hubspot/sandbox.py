@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pendulum
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 
 from connectors.emulator import (
     ExactJSONResponse,
@@ -65,6 +65,40 @@ def rate_limit_body(status: int, message: str) -> dict[str, Any]:
         "correlationId": str(uuid.uuid4()),
         "policyName": "TEN_SECONDLY_ROLLING",
     }
+
+
+SEARCH_OPERATORS = {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
+                    "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN", "BETWEEN"}
+
+
+def _filter_holds(f: dict[str, Any], props: dict[str, Any]) -> bool:
+    """One search filter against an object's properties (values compare as strings, numbers as numbers)."""
+    op, value = f["operator"], props.get(f["propertyName"])
+    if op == "HAS_PROPERTY":
+        return value not in (None, "")
+    if op == "NOT_HAS_PROPERTY":
+        return value in (None, "")
+    if op in ("IN", "NOT_IN"):
+        found = str(value) in {str(v) for v in f.get("values") or []}
+        return found if op == "IN" else not found
+    if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+        found = str(f.get("value", "")).strip("*").lower() in str(value or "").lower()
+        return found if op == "CONTAINS_TOKEN" else not found
+    if op == "BETWEEN":
+        return _compare(value, f.get("value")) >= 0 and _compare(value, f.get("highValue")) <= 0
+    if value is None:
+        return op == "NEQ"
+    result = _compare(value, f.get("value"))
+    return {"EQ": result == 0, "NEQ": result != 0, "LT": result < 0, "LTE": result <= 0, "GT": result > 0,
+            "GTE": result >= 0}[op]
+
+
+def _compare(left: Any, right: Any) -> int:
+    try:
+        a, b = float(left), float(right)
+    except (TypeError, ValueError):
+        a, b = str(left), str(right)  # type: ignore[assignment]
+    return (a > b) - (a < b)
 
 
 def _now() -> str:
@@ -140,12 +174,26 @@ def create_app(
             return None
         return next(store.find(object_type, lambda d: d["properties"].get(id_property) == object_id), None)
 
-    def public(doc: dict[str, Any], wanted: str | None) -> dict[str, Any]:
+    def public(doc: dict[str, Any], wanted: list[str] | str | None) -> dict[str, Any]:
+        """The object as the API shows it; `properties` may repeat (SDKs) or be comma-joined (curl)."""
         out = {k: v for k, v in doc.items() if k != "associations"}
-        if wanted:
-            names = set(wanted.split(",")) | {"hs_object_id", "createdate", "hs_lastmodifieddate"}
+        names = {n for value in ([wanted] if isinstance(wanted, str) else wanted or []) for n in value.split(",") if n}
+        if names:
+            names |= {"hs_object_id", "createdate", "hs_lastmodifieddate"}
             out["properties"] = {k: v for k, v in doc["properties"].items() if k in names}
         return out
+
+    def link(from_type: str, from_id: str, to_type: str, to_id: str, type_id: int) -> None:
+        """Associations are two-way: each side records the other (HubSpot-defined note ↔ ticket ids)."""
+        back = TICKET_TO_NOTE if type_id == NOTE_TO_TICKET else NOTE_TO_TICKET
+        for a_type, a_id, b_type, b_id, tid in ((from_type, from_id, to_type, to_id, type_id),
+                                                (to_type, to_id, from_type, from_id, back)):
+            doc = store.get(a_type, a_id)
+            assert doc is not None
+            links = doc.setdefault("associations", [])
+            if not any(x["to_type"] == b_type and x["to_id"] == b_id for x in links):
+                links.append({"to_type": b_type, "to_id": b_id, "typeId": tid})
+            store.put(a_type, a_id, doc)
 
     async def create(object_type: str, request: Request) -> ExactJSONResponse:
         body = await read_json(request)
@@ -175,14 +223,10 @@ def create_app(
             "archived": False,
             "associations": links,
         }
+        doc["associations"] = []
         store.put(object_type, object_id, doc)
-        for link in links:  # associations are two-way
-            target = store.get(link["to_type"], link["to_id"])
-            assert target is not None
-            target.setdefault("associations", []).append(
-                {"to_type": object_type, "to_id": object_id, "typeId": TICKET_TO_NOTE}
-            )
-            store.put(link["to_type"], link["to_id"], target)
+        for pair in links:
+            link(object_type, object_id, pair["to_type"], pair["to_id"], pair["typeId"])
         return ExactJSONResponse(public(doc, None), status_code=201)
 
     @app.post("/crm/v3/objects/{object_type}")
@@ -191,9 +235,46 @@ def create_app(
             return err(404, f"Unknown object type {object_type}")
         return await create(object_type, request)
 
+    @app.post("/crm/v3/objects/{object_type}/search")
+    async def search(object_type: str, request: Request) -> ExactJSONResponse:
+        """CRM search: filterGroups (OR of groups, AND inside), sorts, properties, limit/after paging."""
+        if object_type not in OBJECT_TYPES:
+            return err(404, f"Unknown object type {object_type}")
+        body = await read_json(request)
+        if is_malformed(body) or not isinstance(body, dict):
+            return err(400, "Invalid input JSON on line 1")
+        groups = body.get("filterGroups") or []
+        if not isinstance(groups, list) or len(groups) > 5 or any(
+                not isinstance(g, dict) or not isinstance(g.get("filters", []), list) for g in groups):
+            return err(400, "filterGroups must be a list of at most 5 groups of filters", "VALIDATION_ERROR")
+        try:
+            limit = max(1, min(int(body.get("limit") or 10), 200))
+            start = int(body.get("after") or 0)
+        except (TypeError, ValueError):
+            return err(400, "limit and after must be numbers", "VALIDATION_ERROR")
+        problem = next((f for g in groups for f in g.get("filters", [])
+                        if not isinstance(f, dict) or f.get("operator") not in SEARCH_OPERATORS
+                        or not isinstance(f.get("propertyName"), str)), None)
+        if problem is not None:
+            return err(400, f"Invalid filter {problem!r}: operator must be one of {sorted(SEARCH_OPERATORS)}",
+                       "VALIDATION_ERROR")
+        hits = [d for d in store.all(object_type)
+                if not groups or any(all(_filter_holds(f, d["properties"]) for f in g.get("filters", []))
+                                     for g in groups)]
+        for sort in reversed(body.get("sorts") or []):
+            name = sort.get("propertyName") if isinstance(sort, dict) else sort
+            descending = isinstance(sort, dict) and sort.get("direction") == "DESCENDING"
+            hits.sort(key=lambda d, n=name: str(d["properties"].get(n) or ""), reverse=descending)
+        page = hits[start: start + limit]
+        out: dict[str, Any] = {"total": len(hits), "results": [public(d, body.get("properties")) for d in page]}
+        if start + limit < len(hits):
+            out["paging"] = {"next": {"after": str(start + limit)}}
+        return ExactJSONResponse(out)
+
     @app.get("/crm/v3/objects/{object_type}/{object_id}")
     async def read_object(
-        object_type: str, object_id: str, idProperty: str | None = None, properties: str | None = None
+        object_type: str, object_id: str, idProperty: str | None = None,
+        properties: Annotated[list[str] | None, Query()] = None,
     ) -> ExactJSONResponse:
         doc = find(object_type, object_id, idProperty) if object_type in OBJECT_TYPES else None
         if doc is None:
@@ -223,7 +304,8 @@ def create_app(
 
     @app.get("/crm/v3/objects/{object_type}")
     async def list_objects(
-        object_type: str, limit: int = 10, after: str | None = None, properties: str | None = None
+        object_type: str, limit: int = 10, after: str | None = None,
+        properties: Annotated[list[str] | None, Query()] = None,
     ) -> ExactJSONResponse:
         if object_type not in OBJECT_TYPES:
             return err(404, f"Unknown object type {object_type}")
@@ -239,6 +321,34 @@ def create_app(
 
     def request_base(object_type: str) -> str:
         return f"/crm/v3/objects/{object_type}"
+
+    @app.put("/crm/v4/objects/{object_type}/{object_id}/associations/default/{to_type}/{to_id}")
+    async def associate_default(object_type: str, object_id: str, to_type: str, to_id: str) -> ExactJSONResponse:
+        return associate(object_type, object_id, to_type, to_id, None)
+
+    @app.put("/crm/v4/objects/{object_type}/{object_id}/associations/{to_type}/{to_id}")
+    async def associate_labeled(object_type: str, object_id: str, to_type: str, to_id: str,
+                                request: Request) -> ExactJSONResponse:
+        body = await read_json(request)
+        if is_malformed(body) or not isinstance(body, list) or not body or not all(isinstance(t, dict) for t in body):
+            return err(400, "Expected a list of association types", "VALIDATION_ERROR")
+        return associate(object_type, object_id, to_type, to_id, [t.get("associationTypeId") for t in body])
+
+    def associate(object_type: str, object_id: str, to_type: str, to_id: str,
+                  type_ids: list[Any] | None) -> ExactJSONResponse:
+        pair = {(object_type, to_type): NOTE_TO_TICKET if object_type == "notes" else TICKET_TO_NOTE}
+        expected = pair.get((object_type, to_type)) if {object_type, to_type} == {"notes", "tickets"} else None
+        if expected is None:
+            return err(400, f"No association is defined between {object_type} and {to_type}", "VALIDATION_ERROR")
+        if type_ids is not None and expected not in type_ids:
+            return err(400, f"Invalid association type ids {type_ids} from {object_type} to {to_type}",
+                       "VALIDATION_ERROR")
+        if store.get(object_type, object_id) is None or store.get(to_type, to_id) is None:
+            return err(404, "One or both objects do not exist.")
+        link(object_type, object_id, to_type, to_id, expected)
+        return ExactJSONResponse({"fromObjectTypeId": object_type, "fromObjectId": int(object_id),
+                                  "toObjectTypeId": to_type, "toObjectId": int(to_id),
+                                  "labels": []}, status_code=201 if type_ids is None else 200)
 
     @app.get("/crm/v4/objects/{object_type}/{object_id}/associations/{to_type}")
     async def list_associations(object_type: str, object_id: str, to_type: str) -> ExactJSONResponse:

@@ -3,6 +3,7 @@ fault types, mapped to actions and kinds on top of the shared defaults."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from connectors.contract import (
@@ -16,7 +17,7 @@ from connectors.contract import (
 from connectors.http.classify import resolve
 
 
-def describe(status: int, body: Any) -> VendorError | None:
+def describe(status: int, body: Any, headers: Mapping[str, str] | None = None) -> VendorError | None:
     """QuickBooks reports errors as `Fault` bodies, sometimes inside a 200: never trust the status alone.
     Codes, most specific first: the error code (`5010`), then the fault type (`type:ValidationFault`)."""
     fault = body.get("Fault") if isinstance(body, dict) else None
@@ -40,6 +41,6 @@ ERRORS: dict[int | str, ErrorRule] = {
 
 
 def classify(status: int, body: Any) -> ErrorResolution:
-    return resolve(status, body, describe, ERRORS)
+    return resolve(status, body, describe, ERRORS)  # batch items carry no headers of their own
 
 

@@ -5,7 +5,6 @@ customers, items, the query language subset we use, requestid replay, SyncToken 
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 import time
 from decimal import ROUND_HALF_UP, Decimal
@@ -26,6 +25,7 @@ from connectors.emulator import (
     is_malformed,
     read_json,
 )
+from connectors.quickbooks import query as qbo_query
 
 ENTITIES = {"invoice": "Invoice", "customer": "Customer", "item": "Item", "payment": "Payment"}
 CENTS = Decimal("0.01")
@@ -133,6 +133,8 @@ def create_app(
                 return fault("2500", "Invalid Reference Id", f"Line {n}: Invalid Reference Id : Item {item}",
                              element="ItemRef")
             amount, qty, price = line.get("Amount"), detail.get("Qty"), detail.get("UnitPrice")
+            if isinstance(amount, int) and not isinstance(amount, bool):
+                amount = line["Amount"] = Decimal(amount)  # QuickBooks takes whole numbers as amounts too
             if not isinstance(amount, Decimal) or amount < 0:
                 return fault("2050", "Invalid amount", f"Line {n}: Amount must be a non-negative number")
             expected = (Decimal(qty) * Decimal(price)).quantize(CENTS, ROUND_HALF_UP) if qty is not None else None
@@ -292,6 +294,8 @@ def create_app(
 
     @app.post("/v3/company/{realm}/{entity}")
     async def post_entity(realm: str, entity: str, request: Request, requestid: str | None = None) -> ExactJSONResponse:
+        if entity == "query":
+            return await query_by_post(request)
         if entity not in ENTITIES:
             return qerr(400, fault("4000", "Unsupported Operation", f"Operation {entity} is not supported"))
         replay_key = f"{realm}:{requestid}" if requestid else None
@@ -319,39 +323,53 @@ def create_app(
             return qerr(400, fault("610", "Object Not Found", f"Object Not Found : {entity} {entity_id}"))
         return ExactJSONResponse({ENTITIES[entity]: doc, "time": _time()})
 
-    query_re = re.compile(
-        r"^\s*select\s+\*\s+from\s+(\w+)"
-        r"(?:\s+where\s+(?P<where>.+?))?"
-        r"(?:\s+startposition\s+(?P<start>\d+))?"
-        r"(?:\s+maxresults\s+(?P<max>\d+))?\s*$",
-        re.I,
-    )
-    cond_re = re.compile(r"^\s*(\w+)\s*=\s*'((?:[^'\\]|\\.)*)'\s*$")
-
-    def run_query(query: str) -> tuple[int, dict[str, Any]]:
-        match = query_re.match(query)
-        entity = match.group(1).capitalize() if match else None
-        if not match or entity not in ENTITIES.values():
-            return 400, fault("4000", "Error parsing query", f"QueryParserError: Encountered \"{query}\"")
-        conditions = []
-        for part in re.split(r"\s+and\s+", match.group("where"), flags=re.I) if match.group("where") else []:
-            cond = cond_re.match(part)
-            if not cond:
-                return 400, fault("4000", "Error parsing query", f"QueryParserError: {part}")
-            conditions.append((cond.group(1), cond.group(2).replace("\\'", "'")))
-        rows = [d for d in store.all(entity) if all(str(d.get(f)) == v for f, v in conditions)]
-        start = int(match.group("start") or 1)
-        maxres = min(int(match.group("max") or 100), 1000)
-        page = rows[start - 1 : start - 1 + maxres]
+    def run_query(text: str) -> tuple[int, dict[str, Any]]:
+        """The query language, parsed (connectors/quickbooks/query.py): names with `and` or a backslash
+        in them are found exactly."""
+        try:
+            parsed = qbo_query.parse(text)
+        except qbo_query.QueryError as exc:
+            return 400, fault("4000", "Error parsing query", str(exc))
+        entity = next((e for e in ENTITIES.values() if e.lower() == parsed.entity.lower()), None)
+        if entity is None:
+            return 400, fault("4000", "Error parsing query",
+                              f"QueryParserError: Invalid entity {parsed.entity}")
+        rows = store.all(entity)
+        if parsed.count:
+            return 200, {"QueryResponse": {"totalCount": sum(1 for r in rows if parsed.matches(r))}, "time": _time()}
+        page = qbo_query.run(parsed, rows)
         result: dict[str, Any] = {}
         if page:
-            result = {entity: page, "startPosition": start, "maxResults": len(page)}
+            result = {entity: page, "startPosition": parsed.start, "maxResults": len(page)}
         return 200, {"QueryResponse": result, "time": _time()}
 
     @app.get("/v3/company/{realm}/query")
-    async def query(realm: str, query: str) -> ExactJSONResponse:
+    async def query(realm: str, query: str | None = None) -> ExactJSONResponse:
+        if not query:
+            return qerr(400, fault("4000", "Error parsing query", "QueryParserError: the query parameter is empty"))
         status, body = run_query(query)
         return ExactJSONResponse(body, status_code=status)
+
+    async def query_by_post(request: Request) -> ExactJSONResponse:
+        """The SDKs send queries as a POST with the statement as an `application/text` body."""
+        try:
+            text = (await request.body()).decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""
+        if not text.strip():
+            return qerr(400, fault("4000", "Error parsing query", "QueryParserError: the query body is empty"))
+        status, body = run_query(text)
+        return ExactJSONResponse(body, status_code=status)
+
+    @app.get("/.well-known/openid_configuration")
+    async def discovery(request: Request) -> ExactJSONResponse:
+        """OpenID discovery, which Intuit's OAuth client reads to find the token endpoint."""
+        base = str(request.base_url).rstrip("/")
+        return ExactJSONResponse({
+            "issuer": base, "authorization_endpoint": f"{base}/oauth2/v1/authorize",
+            "token_endpoint": f"{base}/oauth2/v1/tokens/bearer",
+            "userinfo_endpoint": f"{base}/v1/openid_connect/userinfo",
+            "revocation_endpoint": f"{base}/oauth2/v1/tokens/revoke", "jwks_uri": f"{base}/oauth2/v1/keys"})
 
     return build_sandbox("quickbooks", app, store, faults, error_body, RateWindow(per_minute_limit, 60.0))
 

@@ -44,7 +44,7 @@ class CasebookCRM:
             self._write(case.job_id, current)
         return self._record(current)
 
-    def find_note(self, key: str) -> VendorRecord | None:
+    def find_note(self, key: str, case_id: str | None = None) -> VendorRecord | None:
         for path in self.folder.glob("*.json"):
             note = json.loads(path.read_text())["notes"].get(key)
             if note is not None:

@@ -1,0 +1,184 @@
+"""Salesforce as the CRM role: Cases upserted by the external id `FSM_Job_Id__c`, notes as CaseComments.
+
+Calls go to the org's `instance_url`, learned from the token answer. The daily API quota
+(`Sforce-Limit-Info: api-usage=used/limit`) is fed to the rate budget, which stops cleanly before the
+org's allowance is gone; a 403 `REQUEST_LIMIT_EXCEEDED` does the same instead of retrying.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from connectors.contract import (
+    CaseNote,
+    CaseResolution,
+    DataError,
+    UnknownOutcomeError,
+    VendorRecord,
+)
+from connectors.http import HttpClient, OAuth2RefreshToken, RetryPolicy, budget_for
+from connectors.salesforce import mapping
+from connectors.salesforce.errors import ERRORS, describe
+
+_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+
+
+class SalesforceCRM:
+    system = "salesforce"
+
+    def __init__(
+        self,
+        login_url: str,
+        auth: OAuth2RefreshToken,
+        *,
+        api_version: str = "60.0",
+        job_id_field: str = "FSM_Job_Id__c",
+        resolution_field: str = "Resolution__c",
+        closed_status: str = "Closed",
+        daily_reserve: int = 200,
+        policy: RetryPolicy | None = None,
+        timeout: float = 20.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.auth = auth
+        self.api_version = api_version
+        self.job_id_field = job_id_field
+        self.resolution_field = resolution_field
+        self.closed_status = closed_status
+        self.daily_reserve = daily_reserve
+        self.budget = budget_for(f"salesforce:{auth.client_id}:{login_url}", rate=50, per_seconds=1, max_concurrent=20)
+        self.http = HttpClient(self.system, login_url, auth=auth, budget=self.budget, policy=policy, timeout=timeout,
+                               describe=describe, errors=ERRORS, transport=transport, observe=self._observe)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @property
+    def instance_url(self) -> str:
+        return self.auth.tokens().extra.get("instance_url") or str(self.http.base_url).rstrip("/")
+
+    def _api(self, path: str) -> str:
+        return f"{self.instance_url}/services/data/v{self.api_version}{path}"
+
+    def _observe(self, response: httpx.Response) -> None:
+        """Feed the org's daily quota to the rate budget (shared by every client of this org in the process)."""
+        match = _USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
+        if match:
+            self.budget.set_quota(int(match.group(1)), int(match.group(2)), self.daily_reserve, self.system)
+
+    def _case_path(self, job_id: str) -> str:
+        return f"/sobjects/Case/{self.job_id_field}/{quote(job_id, safe='')}"
+
+    def query(self, soql: str) -> Iterator[dict[str, Any]]:
+        """Every record of a SOQL query, following `nextRecordsUrl`."""
+        _, body = self.http.request("GET", self._api("/query"), params={"q": soql})
+        while True:
+            yield from body.get("records", [])
+            if body.get("done", True) or not body.get("nextRecordsUrl"):
+                return
+            _, body = self.http.request("GET", f"{self.instance_url}{body['nextRecordsUrl']}")
+
+    # -- the CRM role ---------------------------------------------------------------------------
+
+    def resolve_case(self, case: CaseResolution) -> VendorRecord:
+        """Upsert by external id with `updateOnly`: repeating it is harmless, and it never creates a Case."""
+        try:
+            _, body = self.http.request(
+                "PATCH", self._api(self._case_path(case.job_id)), params={"updateOnly": "true"},
+                json=mapping.resolution_fields(case, self.closed_status, self.resolution_field), idempotent=True)
+        except DataError as exc:
+            if exc.status == 404:
+                raise DataError(self.system, f"no Salesforce Case has {self.job_id_field}={case.job_id}",
+                                status=404) from exc
+            if exc.status == 300:
+                raise DataError(self.system, f"more than one Salesforce Case has {self.job_id_field}={case.job_id}: "
+                                "merge them", status=300) from exc
+            raise
+        if isinstance(body, dict) and body.get("id"):
+            return mapping.upsert_record(body)
+        found = self.find_case(case.job_id)  # an API version that answers 204 says nothing: read the id
+        if found is None:
+            raise DataError(self.system, f"the Case for {case.job_id} vanished after its update")
+        return found
+
+    def open_case(self, job_id: str, subject: str, content: str) -> VendorRecord:
+        existing = self.find_case(job_id)
+        if existing is not None:
+            return existing
+        _, body = self.http.request("PATCH", self._api(self._case_path(job_id)),
+                                    json=mapping.new_case_fields(subject, content), idempotent=True)
+        found = self.find_case(job_id)
+        return found if found is not None else mapping.upsert_record(body)
+
+    def find_case(self, job_id: str) -> VendorRecord | None:
+        try:
+            _, body = self.http.request("GET", self._api(self._case_path(job_id)))
+        except DataError as exc:
+            if exc.status == 404:
+                return None
+            if exc.status == 300:
+                raise DataError(self.system, f"more than one Salesforce Case has {self.job_id_field}={job_id}",
+                                status=300) from exc
+            raise
+        return mapping.case_record(body)
+
+    def find_note(self, key: str, case_id: str | None = None) -> VendorRecord | None:
+        """A CaseComment carries no external id: the Case's comments are read and the marker matched."""
+        if case_id is None:
+            return None
+        soql = f"SELECT Id, ParentId, CommentBody FROM CaseComment WHERE ParentId = '{_soql_escape(case_id)}'"
+        for row in self.query(soql):
+            if mapping.note_key_of(row.get("CommentBody")) == key:
+                return VendorRecord(id=str(row["Id"]), raw=row)
+        return None
+
+    def add_note(self, case_id: str, note: CaseNote) -> VendorRecord:
+        """Create a comment. Not idempotent by itself: a lost answer raises UnknownOutcomeError, and the
+        ledger's lookup (`find_note`) decides before anything is written again."""
+        try:
+            _, body = self.http.request("POST", self._api("/sobjects/CaseComment"), json={
+                "ParentId": case_id, "CommentBody": mapping.comment_body(note), "IsPublished": False})
+        except UnknownOutcomeError:
+            found = self.find_note(note.key, case_id)
+            if found is None:
+                raise
+            return found
+        return VendorRecord(id=str(body["id"]), raw=body)
+
+    def update_note(self, note_id: str, note: CaseNote) -> VendorRecord:
+        self.http.request("PATCH", self._api(f"/sobjects/CaseComment/{quote(note_id, safe='')}"),
+                          json={"CommentBody": mapping.comment_body(note)}, idempotent=True)
+        return VendorRecord(id=note_id)
+
+    def upsert_cases(self, cases: list[CaseResolution]) -> list[VendorRecord | DataError]:
+        """sObject Collections: up to 200 resolutions in one call, each answered on its own (bulk path)."""
+        if len(cases) > 200:
+            raise ValueError("sObject Collections take at most 200 records a call")
+        records = [{"attributes": {"type": "Case"}, self.job_id_field: c.job_id,
+                    **mapping.resolution_fields(c, self.closed_status, self.resolution_field)} for c in cases]
+        _, body = self.http.request("PATCH", self._api(f"/composite/sobjects/Case/{self.job_id_field}"),
+                                    json={"allOrNone": False, "records": records}, idempotent=True)
+        out: list[VendorRecord | DataError] = []
+        for case, result in zip(cases, body, strict=True):
+            if result.get("success"):
+                out.append(VendorRecord(id=str(result["id"]), raw=result))
+            else:
+                first = (result.get("errors") or [{}])[0]
+                out.append(DataError(self.system, f"{case.job_id}: {first.get('message', 'rejected')}",
+                                     vendor_code=first.get("statusCode")))
+        return out
+
+    def record_url(self, kind: str, vendor_id: str) -> str | None:
+        objects = {"ticket": "Case", "note": "CaseComment"}
+        return f"{self.instance_url}/lightning/r/{objects[kind]}/{vendor_id}/view" if kind in objects else None
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _soql_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")

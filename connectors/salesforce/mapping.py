@@ -1,0 +1,43 @@
+"""Canonical ↔ Salesforce payloads. Pure functions.
+
+Technician notes are CaseComments: the Case's native comment list (public or private), updatable, and
+readable with SOQL. FeedItems exist only where Case Feed / Chatter is on. Neither takes a custom external
+id, so each comment carries a marker line with fieldbridge's note key, which the lookup matches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.contract import CaseNote, CaseResolution, VendorRecord
+
+MARKER = "— fieldbridge note "
+
+
+def resolution_fields(case: CaseResolution, closed_status: str, resolution_field: str) -> dict[str, Any]:
+    return {"Status": closed_status, resolution_field: case.resolution[:32000]}
+
+
+def new_case_fields(subject: str, content: str) -> dict[str, Any]:
+    return {"Subject": subject[:255], "Description": content[:32000], "Status": "New", "Origin": "Field Service"}
+
+
+def comment_body(note: CaseNote) -> str:
+    return f"{note.body}\n\n{MARKER}{note.key}"[:4000]
+
+
+def note_key_of(body: str | None) -> str | None:
+    if not body or MARKER not in body:
+        return None
+    return body.rsplit(MARKER, 1)[1].strip()
+
+
+def case_record(doc: dict[str, Any]) -> VendorRecord:
+    closed = doc.get("IsClosed")
+    return VendorRecord(id=str(doc["Id"]), status=None if closed is None else ("resolved" if closed else "open"),
+                        raw=doc)
+
+
+def upsert_record(body: dict[str, Any] | None, fallback_id: str | None = None) -> VendorRecord:
+    """The answer to an upsert: 201/200 carry `{id, success, errors, created}`; an older 204 carries nothing."""
+    return VendorRecord(id=str((body or {}).get("id") or fallback_id), raw=body or {})
