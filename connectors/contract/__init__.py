@@ -40,13 +40,15 @@ from connectors.contract.records import (
     CaseResolution,
     InvoiceDraft,
     InvoiceLine,
+    TimeOff,
     TimesheetDay,
     VendorRecord,
 )
-from connectors.contract.roles import CRM, Accounting, Connector, FieldService, Payroll
+from connectors.contract.roles import CRM, HR, Accounting, Connector, FieldService, Payroll
 
 __all__ = [
     "CRM",
+    "HR",
     "Accounting",
     "BillingCustomer",
     "CaseNote",
@@ -74,6 +76,7 @@ __all__ = [
     "ResponseAction",
     "Role",
     "SandboxContext",
+    "TimeOff",
     "TimesheetDay",
     "TokenSet",
     "TokenStore",

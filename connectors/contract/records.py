@@ -90,3 +90,17 @@ class InvoiceDraft:
     tax: Decimal
     total: Decimal
     memo: str = ""
+
+
+@dataclass(frozen=True)
+class TimeOff:
+    """Approved (or requested, cancelled…) leave of an employee, as the HR system holds it."""
+
+    vendor_id: str
+    employee_id: str  # the HR system's employee id (Technician.hr_id / payroll_id)
+    start: date
+    end: date  # inclusive
+    kind: str  # "Vacation", "Sick", …
+    status: str  # approved | requested | denied | canceled | superceded
+    amount: Decimal | None = None
+    unit: str | None = None  # days | hours

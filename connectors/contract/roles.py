@@ -3,6 +3,7 @@ implements one or more of them (see docs/connectors.md, "write your own connecto
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -11,6 +12,7 @@ from connectors.contract.records import (
     CaseNote,
     CaseResolution,
     InvoiceDraft,
+    TimeOff,
     TimesheetDay,
     VendorRecord,
 )
@@ -94,6 +96,15 @@ class Accounting(Connector, Protocol):
     def invoice_sent(self, invoice: VendorRecord) -> bool:
         """Whether the vendor says the invoice already went to the customer."""
         ...
+
+
+@runtime_checkable
+class HR(Connector, Protocol):
+    """Who is out: approved leave and sick days, for technician availability."""
+
+    def list_time_off(self, start: date, end: date, status: str = "approved") -> list[TimeOff]: ...
+
+    def whos_out(self, start: date, end: date) -> list[TimeOff]: ...
 
 
 @runtime_checkable

@@ -1,0 +1,38 @@
+"""How Xero says what went wrong: `ValidationException` bodies, problem-style 401/403 bodies, and 429s
+whose `X-Rate-Limit-Problem` header says which limit was hit — a day's allowance stops cleanly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.contract import ErrorRule, FailureType, QuotaExhausted, ResponseAction, VendorError
+
+
+def describe(status: int, body: Any, headers: Mapping[str, str] | None = None) -> VendorError | None:
+    if status < 300:
+        return None
+    headers = headers or {}
+    codes: list[str] = []
+    if status == 429:
+        codes.append(f"rate-limit:{headers.get('X-Rate-Limit-Problem', 'minute').lower()}")
+    if not isinstance(body, dict):
+        return VendorError("", tuple(codes)) if codes else None
+    messages = [v.get("Message", "") for element in body.get("Elements") or [] if isinstance(element, dict)
+                for v in element.get("ValidationErrors") or [] if isinstance(v, dict)]
+    message = ("; ".join(m for m in messages if m) or body.get("Message") or body.get("Detail")
+               or body.get("Title") or "")
+    if body.get("Type"):
+        codes.append(str(body["Type"]))
+    return VendorError(str(message), tuple(codes))
+
+
+ERRORS: dict[int | str, ErrorRule] = {
+    "rate-limit:day": ErrorRule(ResponseAction.FAIL, FailureType.CONFIG, QuotaExhausted,
+                                "the organisation's 5,000 calls for today are used up"),
+    "rate-limit:minute": ErrorRule(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT),
+    "rate-limit:concurrent": ErrorRule(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT),
+    "rate-limit:appminute": ErrorRule(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT),
+    "ValidationException": ErrorRule(ResponseAction.FAIL, FailureType.DATA),
+    "PostDataInvalidException": ErrorRule(ResponseAction.FAIL, FailureType.DATA),
+}

@@ -1,0 +1,518 @@
+"""Xero Accounting API emulator: OAuth2 with rotating refresh tokens (identity `/connect/token`),
+`/connections`, Contacts and Invoices (PUT creates, POST creates or updates), the invoice Email, Payments,
+`where` / `InvoiceNumbers` / `IDs` / `Statuses` / `If-Modified-Since` / paging, `Idempotency-Key` replay,
+`ValidationException` bodies, and the per-organisation limits — 60 a minute, 5,000 a day — answered 429
+with `Retry-After` and `X-Rate-Limit-Problem`. Shapes follow ../shared/vendor-specs/xero.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request, Response
+
+from connectors.emulator import (
+    ExactJSONResponse,
+    FaultConfig,
+    RateWindow,
+    Sandbox,
+    SandboxStore,
+    build_sandbox,
+    is_malformed,
+    read_json,
+)
+
+CENT = Decimal("0.01")
+TAX_RATES = {"OUTPUT": Decimal("0.0875"), "NONE": Decimal("0"), "EXEMPTOUTPUT": Decimal("0")}
+ACCOUNTS = {"200", "260", "090"}  # Sales, Other Revenue, Business Bank (payments)
+
+
+def _xero_date(moment: datetime | None = None) -> str:
+    moment = moment or datetime.now(UTC)
+    return f"/Date({int(moment.timestamp() * 1000)}+0000)/"
+
+
+def _problem(status: int, title: str, detail: str) -> dict[str, Any]:
+    return {"Type": None, "Title": title, "Status": status, "Detail": detail, "Instance": str(uuid.uuid4()),
+            "Extensions": {}}
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    if status == 429:
+        return {"Title": "Too Many Requests", "Status": 429, "Detail": "Rate limit exceeded"}
+    return {"ErrorNumber": 500, "Type": "UnknownErrorException", "Message": f"An error occurred in Xero: {message}"}
+
+
+def validation(messages: list[str], element: dict[str, Any] | None = None) -> ExactJSONResponse:
+    return ExactJSONResponse({
+        "ErrorNumber": 10, "Type": "ValidationException", "Message": "A validation exception occurred",
+        "Elements": [{**(element or {}), "ValidationErrors": [{"Message": m} for m in messages]}],
+    }, status_code=400)
+
+
+_WHERE = re.compile(r'\s*([A-Za-z][\w.]*)\s*(==|!=)\s*("(?:[^"\\]|\\.)*"|true|false|-?\d+(?:\.\d+)?)\s*')
+
+
+def parse_where(text: str) -> list[list[tuple[str, str, str]]] | None:
+    """`Field=="x" AND Other!="y" OR …` → OR of AND groups; None if it does not parse."""
+    groups: list[list[tuple[str, str, str]]] = [[]]
+    pos = 0
+    while True:
+        m = _WHERE.match(text, pos)
+        if m is None:
+            return None
+        raw = m.group(3)
+        value = re.sub(r'\\(.)', r'\1', raw[1:-1]) if raw.startswith('"') else raw
+        groups[-1].append((m.group(1), m.group(2), value))
+        pos = m.end()
+        if pos >= len(text):
+            return groups
+        joiner = re.match(r"(AND|&&|OR|\|\|)\s*", text[pos:], re.IGNORECASE)
+        if joiner is None:
+            return None
+        if joiner.group(1).upper() in ("OR", "||"):
+            groups.append([])
+        pos += joiner.end()
+
+
+def _field(doc: dict[str, Any], path: str) -> Any:
+    node: Any = doc
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = next((v for k, v in node.items() if k.lower() == part.lower()), None)
+    return node
+
+
+def matches_where(doc: dict[str, Any], groups: list[list[tuple[str, str, str]]]) -> bool:
+    def holds(field: str, op: str, value: str) -> bool:
+        actual = _field(doc, field)
+        actual = str(actual).lower() if isinstance(actual, bool) else ("" if actual is None else str(actual))
+        return (actual == value) if op == "==" else (actual != value)
+
+    return any(all(holds(*cond) for cond in group) for group in groups)
+
+
+def create_app(
+    client_id: str = "sandbox-xero-client",
+    client_secret: str = "sandbox-xero-secret",
+    initial_refresh_token: str = "xero-rt-sandbox-initial",
+    tenant_id: str = "4d1c2b3a-0000-4000-8000-00000000beef",
+    faults: FaultConfig | None = None,
+    state_path: Path | None = None,
+    *,
+    minute_limit: int = 60,
+    day_limit: int = 5000,
+    access_token_ttl: int = 1800,
+) -> Sandbox:
+    store = SandboxStore(state_path or ":memory:")
+    faults = faults or FaultConfig()
+    app = FastAPI(title="Xero sandbox")
+    window = RateWindow(minute_limit, 60.0)
+    if store.get("oauth", "refresh") is None:
+        store.put("oauth", "refresh", {"valid": [initial_refresh_token]})
+
+    # ---- identity ------------------------------------------------------------------------------
+    @app.post("/connect/token")
+    async def token(request: Request) -> ExactJSONResponse:
+        try:
+            form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        except UnicodeDecodeError:
+            form = {}
+        basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        by_header = request.headers.get("authorization") == f"Basic {basic}"
+        by_form = form.get("client_id") == client_id and form.get("client_secret") == client_secret
+        if not (by_header or by_form):
+            return ExactJSONResponse({"error": "invalid_client"}, status_code=400)
+        if form.get("grant_type") != "refresh_token":
+            return ExactJSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        state = store.get("oauth", "refresh") or {"valid": []}
+        if form.get("refresh_token") not in state["valid"]:
+            return ExactJSONResponse({"error": "invalid_grant"}, status_code=400)
+        refresh = "xero-rt-" + secrets.token_urlsafe(24)
+        access = "xero-at-" + secrets.token_urlsafe(32)
+        store.put("oauth", "refresh", {"valid": [refresh]})  # rotation: the used token is dead now
+        store.put("oauth_access", access, {"expires_at": time.time() + access_token_ttl})
+        return ExactJSONResponse({"id_token": None, "access_token": access, "expires_in": access_token_ttl,
+                                  "token_type": "Bearer", "refresh_token": refresh,
+                                  "scope": "offline_access accounting.transactions accounting.contacts"})
+
+    @app.get("/connections")
+    async def connections(request: Request) -> ExactJSONResponse:
+        if (problem := authenticate(request)) is not None:
+            return problem
+        return ExactJSONResponse([{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, tenant_id)), "tenantId": tenant_id,
+                                   "tenantType": "ORGANISATION", "tenantName": "Bayside Appliance Repair"}])
+
+    def authenticate(request: Request) -> ExactJSONResponse | None:
+        auth = request.headers.get("authorization", "")
+        grant = store.get("oauth_access", auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
+        if grant is None or grant["expires_at"] < time.time():
+            return ExactJSONResponse(_problem(401, "Unauthorized", "AuthenticationUnsuccessful"), status_code=401)
+        return None
+
+    @app.middleware("http")
+    async def tenant_and_day(request: Request, call_next):  # type: ignore[no-untyped-def]
+        if not request.url.path.startswith("/api.xro/"):
+            return await call_next(request)
+        if (problem := authenticate(request)) is not None:
+            return problem
+        if request.headers.get("xero-tenant-id") != tenant_id:
+            return ExactJSONResponse(_problem(403, "Forbidden", "AuthorizationUnsuccessful"), status_code=403)
+        day = datetime.now(UTC).date().isoformat()
+        used = (store.get("limits", day) or {"used": 0})["used"]
+        if used >= day_limit:
+            response = ExactJSONResponse(error_body(429, "day"), status_code=429)
+            response.headers.update({"Retry-After": str(3600), "X-Rate-Limit-Problem": "day",
+                                     "X-DayLimit-Remaining": "0"})
+            return response
+        store.put("limits", day, {"used": used + 1})
+        response = await call_next(request)
+        response.headers["X-DayLimit-Remaining"] = str(max(0, day_limit - used - 1))
+        return response
+
+    @app.post("/_sandbox/day-usage")
+    async def set_day_usage(request: Request) -> ExactJSONResponse:
+        body = await read_json(request) or {}
+        store.put("limits", datetime.now(UTC).date().isoformat(), {"used": int(body.get("used", 0))})
+        return ExactJSONResponse({"ok": True})
+
+    # ---- idempotency ------------------------------------------------------------------------------
+    async def replayed(request: Request) -> tuple[str | None, ExactJSONResponse | Response | None]:
+        key = request.headers.get("idempotency-key")
+        if not key:
+            return None, None
+        if len(key) > 128:
+            return None, validation(["Idempotency-Key must be at most 128 characters"])
+        slot = hashlib.sha256(f"{request.method} {request.url.path} {key}".encode()).hexdigest()
+        seen = store.get("idempotency", slot)
+        if seen is None:
+            return slot, None
+        if seen["status"] == 204:
+            return slot, Response(status_code=204)
+        return slot, ExactJSONResponse(seen["body"], status_code=seen["status"])
+
+    def remember(slot: str | None, status: int, body: Any) -> None:
+        if slot is not None:
+            store.put("idempotency", slot, {"status": status, "body": body})
+
+    def envelope(name: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"Id": str(uuid.uuid4()), "Status": "OK", "ProviderName": "fieldbridge", "DateTimeUTC": _xero_date(),
+                name: items}
+
+    # ---- contacts --------------------------------------------------------------------------------
+    def save_contact(body: dict[str, Any], existing: dict[str, Any] | None) -> tuple[dict[str, Any] | None, list[str]]:
+        name = body.get("Name", existing.get("Name") if existing else None)
+        if not isinstance(name, str) or not name.strip():
+            return None, ["The contact name must be specified."]
+        clash = next(store.find("Contacts", lambda c: c["Name"].lower() == name.lower() and c.get(
+            "ContactStatus") == "ACTIVE" and (existing is None or c["ContactID"] != existing["ContactID"])), None)
+        if clash is not None:
+            return None, [f"The contact name {name} is already assigned to another contact. The contact name must "
+                          "be unique across all active contacts."]
+        contact = existing or {"ContactID": str(uuid.uuid4()), "ContactStatus": "ACTIVE", "IsCustomer": True}
+        for field in ("Name", "ContactNumber", "EmailAddress", "Addresses", "FirstName", "LastName"):
+            if field in body:
+                contact[field] = body[field]
+        contact["UpdatedDateUTC"] = _xero_date()
+        store.put("Contacts", contact["ContactID"], contact)
+        return contact, []
+
+    @app.get("/api.xro/2.0/Contacts")
+    async def list_contacts(request: Request, where: str | None = None, page: int | None = None,
+                            IDs: str | None = None, ContactNumbers: str | None = None) -> ExactJSONResponse:
+        rows = store.all("Contacts")
+        if where:
+            groups = parse_where(where)
+            if groups is None:
+                return validation([f"The where clause {where!r} is not valid"])
+            rows = [r for r in rows if matches_where(r, groups)]
+        if IDs:
+            rows = [r for r in rows if r["ContactID"] in IDs.split(",")]
+        if page:
+            rows = rows[(page - 1) * 100: page * 100]
+        return ExactJSONResponse(envelope("Contacts", rows))
+
+    @app.get("/api.xro/2.0/Contacts/{contact_id}")
+    async def get_contact(contact_id: str) -> ExactJSONResponse:
+        doc = store.get("Contacts", contact_id) or next(store.find("Contacts", lambda c: c.get("ContactNumber") ==
+                                                                   contact_id), None)
+        if doc is None:
+            return ExactJSONResponse(_problem(404, "Not Found", "The resource you're looking for cannot be found"),
+                                     status_code=404)
+        return ExactJSONResponse(envelope("Contacts", [doc]))
+
+    @app.put("/api.xro/2.0/Contacts")
+    @app.post("/api.xro/2.0/Contacts")
+    async def save_contacts(request: Request) -> Response:
+        slot, seen = await replayed(request)
+        if seen is not None:
+            return seen
+        body = await read_json(request)
+        if is_malformed(body) or not isinstance(body, dict) or not isinstance(body.get("Contacts"), list):
+            return validation(["The request body must be {\"Contacts\": [...]}"])
+        saved = []
+        for item in body["Contacts"]:
+            if not isinstance(item, dict):
+                return validation(["Each contact must be an object"])
+            existing = store.get("Contacts", str(item.get("ContactID"))) if item.get("ContactID") else None
+            if request.method == "PUT" and existing is not None:
+                return validation(["A contact with this ContactID already exists; use POST to update"])
+            contact, problems = save_contact(item, existing)
+            if problems:
+                return validation(problems, {"Name": item.get("Name")})
+            saved.append(contact)
+        out = envelope("Contacts", saved)
+        remember(slot, 200, out)
+        return ExactJSONResponse(out)
+
+    # ---- invoices --------------------------------------------------------------------------------
+    def number(value: Any, name: str, n: int, problems: list[str]) -> Decimal | None:
+        try:
+            return Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            problems.append(f"Line {n}: {name} must be a number")
+            return None
+
+    def priced(item: dict[str, Any], existing: dict[str, Any] | None) -> tuple[dict[str, Any] | None, list[str]]:
+        """Validate and price an invoice the way Xero does; returns the stored document or the problems."""
+        doc = dict(existing or {"InvoiceID": str(uuid.uuid4()), "Type": "ACCREC", "Status": "DRAFT",
+                                "AmountPaid": Decimal("0.00"), "AmountCredited": Decimal("0.00"),
+                                "SentToContact": False, "Payments": [], "HasAttachments": False})
+        problems: list[str] = []
+        if existing is not None and existing.get("Status") in ("PAID", "VOIDED", "DELETED"):
+            return None, ["Invoice not of valid status for modification"]
+        if existing is not None and Decimal(str(existing.get("AmountPaid") or 0)) > 0 and "LineItems" in item:
+            return None, ["This document cannot be edited as it has a payment or credit note allocated to it."]
+        kind = item.get("Type", doc["Type"])
+        if kind not in ("ACCREC", "ACCPAY"):
+            problems.append("Invoice Type must be ACCREC or ACCPAY")
+        contact_id = (item.get("Contact") or doc.get("Contact") or {}).get("ContactID")
+        contact = store.get("Contacts", str(contact_id)) if contact_id else None
+        if contact is None:
+            problems.append("A Contact must be specified for this type of transaction")
+        lines_in = item.get("LineItems", doc.get("LineItems"))
+        if not isinstance(lines_in, list) or not lines_in:
+            problems.append("At least one line item is required")
+            lines_in = []
+        lines = []
+        for n, line in enumerate(lines_in, 1):
+            if not isinstance(line, dict) or not (line.get("Description") or line.get("ItemCode")):
+                problems.append(f"Line {n}: Description or ItemCode is required")
+                continue
+            qty = number(line.get("Quantity", 1), "Quantity", n, problems)
+            unit = number(line.get("UnitAmount", 0), "UnitAmount", n, problems)
+            if qty is None or unit is None:
+                continue
+            amount = (qty * unit).quantize(CENT, rounding=ROUND_HALF_UP)
+            if line.get("LineAmount") is not None and number(line["LineAmount"], "LineAmount", n, problems) != amount:
+                problems.append(f"Line {n}: the line total {line['LineAmount']} does not match quantity × unit "
+                                f"amount ({amount})")
+            account = str(line.get("AccountCode") or "")
+            if account not in ACCOUNTS:
+                problems.append(f"Line {n}: Account code '{account}' is not a valid code for this document.")
+            tax_type = line.get("TaxType", "NONE")
+            if tax_type not in TAX_RATES:
+                problems.append(f"Line {n}: The TaxType code '{tax_type}' does not exist or cannot be used")
+                continue
+            tax = line.get("TaxAmount")
+            tax = number(tax, "TaxAmount", n, problems) if tax is not None else \
+                (amount * TAX_RATES[tax_type]).quantize(CENT, rounding=ROUND_HALF_UP)
+            lines.append({"LineItemID": line.get("LineItemID") or str(uuid.uuid4()),
+                          "Description": line.get("Description", ""), "Quantity": qty, "UnitAmount": unit,
+                          "LineAmount": amount, "AccountCode": account, "TaxType": tax_type,
+                          "TaxAmount": tax or Decimal("0.00")})
+        number_ = item.get("InvoiceNumber", doc.get("InvoiceNumber"))
+        if number_ and kind == "ACCREC" and next(store.find("Invoices", lambda i: i.get("InvoiceNumber") == number_
+                                                            and i["InvoiceID"] != doc["InvoiceID"]), None):
+            problems.append("Invoice # must be unique.")
+        status = item.get("Status", doc["Status"])
+        if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
+            problems.append(f"Status {status} cannot be set here")
+        date = str(item.get("Date") or doc.get("DateString", "")[:10] or datetime.now(UTC).date().isoformat())[:10]
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+            problems.append("Date must be YYYY-MM-DD")
+        if problems:
+            return None, problems
+        assert contact is not None
+        subtotal = sum((x["LineAmount"] for x in lines), Decimal("0.00"))
+        tax_total = sum((x["TaxAmount"] for x in lines), Decimal("0.00"))
+        total = subtotal + tax_total
+        doc.update({
+            "Type": kind, "Contact": {"ContactID": contact["ContactID"], "Name": contact["Name"]},
+            "LineItems": lines, "LineAmountTypes": item.get("LineAmountTypes", doc.get("LineAmountTypes",
+                                                                                         "Exclusive")),
+            "InvoiceNumber": number_ or f"INV-{store.next_id('InvoiceNumber', start=1):04d}",
+            "Reference": item.get("Reference", doc.get("Reference", "")), "Status": status,
+            "CurrencyCode": item.get("CurrencyCode", doc.get("CurrencyCode", "USD")),
+            "Date": _xero_date(datetime.fromisoformat(date).replace(tzinfo=UTC)), "DateString": f"{date}T00:00:00",
+            "DueDateString": f"{str(item.get('DueDate') or date)[:10]}T00:00:00",
+            "SubTotal": subtotal, "TotalTax": tax_total, "Total": total,
+            "AmountDue": total - doc["AmountPaid"] - doc["AmountCredited"], "UpdatedDateUTC": _xero_date(),
+        })
+        return doc, []
+
+    def invoices_answer(slot: str | None, saved: list[dict[str, Any]]) -> ExactJSONResponse:
+        out = envelope("Invoices", saved)
+        remember(slot, 200, out)
+        return ExactJSONResponse(out)
+
+    @app.put("/api.xro/2.0/Invoices")
+    @app.post("/api.xro/2.0/Invoices")
+    async def save_invoices(request: Request) -> Response:
+        slot, seen = await replayed(request)
+        if seen is not None:
+            return seen
+        body = await read_json(request)
+        if is_malformed(body) or not isinstance(body, dict) or not isinstance(body.get("Invoices"), list):
+            return validation(["The request body must be {\"Invoices\": [...]}"])
+        saved = []
+        for item in body["Invoices"]:
+            if not isinstance(item, dict):
+                return validation(["Each invoice must be an object"])
+            existing = store.get("Invoices", str(item.get("InvoiceID"))) if item.get("InvoiceID") else None
+            if request.method == "PUT" and existing is not None:
+                return validation(["An invoice with this InvoiceID already exists; use POST to update"])
+            doc, problems = priced(item, existing)
+            if problems:
+                return validation(problems, {"InvoiceNumber": item.get("InvoiceNumber")})
+            assert doc is not None
+            store.put("Invoices", doc["InvoiceID"], doc)
+            saved.append(doc)
+        return invoices_answer(slot, saved)
+
+    @app.post("/api.xro/2.0/Invoices/{invoice_id}")
+    async def update_invoice(invoice_id: str, request: Request) -> Response:
+        slot, seen = await replayed(request)
+        if seen is not None:
+            return seen
+        existing = store.get("Invoices", invoice_id)
+        if existing is None:
+            return ExactJSONResponse(_problem(404, "Not Found", "The resource you're looking for cannot be found"),
+                                     status_code=404)
+        body = await read_json(request)
+        items = body.get("Invoices") if isinstance(body, dict) else None
+        if is_malformed(body) or not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
+            return validation(["The request body must be {\"Invoices\": [one invoice]}"])
+        doc, problems = priced(items[0], existing)
+        if problems:
+            return validation(problems, {"InvoiceID": invoice_id})
+        assert doc is not None
+        store.put("Invoices", invoice_id, doc)
+        return invoices_answer(slot, [doc])
+
+    @app.get("/api.xro/2.0/Invoices")
+    async def list_invoices(request: Request, where: str | None = None, InvoiceNumbers: str | None = None,
+                            IDs: str | None = None, Statuses: str | None = None, page: int | None = None,
+                            pageSize: int | None = None, order: str | None = None) -> ExactJSONResponse:
+        rows = store.all("Invoices")
+        if where:
+            groups = parse_where(where)
+            if groups is None:
+                return validation([f"The where clause {where!r} is not valid"])
+            rows = [r for r in rows if matches_where(r, groups)]
+        for param, field in ((InvoiceNumbers, "InvoiceNumber"), (IDs, "InvoiceID"), (Statuses, "Status")):
+            if param:
+                wanted = {v.strip().strip('"') for v in param.split(",")}
+                rows = [r for r in rows if r.get(field) in wanted]
+        since = request.headers.get("if-modified-since")
+        if since:
+            try:
+                cutoff = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            except ValueError:
+                return validation([f"If-Modified-Since {since!r} is not a date"])
+            cutoff = cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=UTC)
+            rows = [r for r in rows if _ms(r["UpdatedDateUTC"]) >= cutoff.timestamp() * 1000]
+        if order:
+            name, _, direction = order.partition(" ")
+            rows.sort(key=lambda r: str(r.get(name) or ""), reverse=direction.upper() == "DESC")
+        if page:
+            size = max(1, min(pageSize or 100, 1000))
+            rows = rows[(page - 1) * size: page * size]
+        return ExactJSONResponse(envelope("Invoices", rows))
+
+    @app.get("/api.xro/2.0/Invoices/{invoice_id}")
+    async def get_invoice(invoice_id: str) -> ExactJSONResponse:
+        doc = store.get("Invoices", invoice_id) or next(store.find("Invoices", lambda i: i.get("InvoiceNumber") ==
+                                                                   invoice_id), None)
+        if doc is None:
+            return ExactJSONResponse(_problem(404, "Not Found", "The resource you're looking for cannot be found"),
+                                     status_code=404)
+        return ExactJSONResponse(envelope("Invoices", [doc]))
+
+    @app.post("/api.xro/2.0/Invoices/{invoice_id}/Email")
+    async def email_invoice(invoice_id: str, request: Request) -> Response:
+        slot, seen = await replayed(request)
+        if seen is not None:
+            return seen
+        doc = store.get("Invoices", invoice_id)
+        if doc is None:
+            return ExactJSONResponse(_problem(404, "Not Found", "The resource you're looking for cannot be found"),
+                                     status_code=404)
+        if doc["Status"] not in ("AUTHORISED", "PAID"):
+            return validation(["Invoice must be approved before it can be emailed"])
+        contact = store.get("Contacts", doc["Contact"]["ContactID"]) or {}
+        if not contact.get("EmailAddress"):
+            return validation(["The contact does not have a valid email address"])
+        doc["SentToContact"] = True
+        doc["UpdatedDateUTC"] = _xero_date()
+        store.put("Invoices", invoice_id, doc)
+        store.put("outbox", str(store.next_id("outbox")), {"invoice": invoice_id, "to": contact["EmailAddress"]})
+        remember(slot, 204, None)
+        return Response(status_code=204)
+
+    @app.put("/api.xro/2.0/Payments")
+    async def create_payments(request: Request) -> Response:
+        slot, seen = await replayed(request)
+        if seen is not None:
+            return seen
+        body = await read_json(request)
+        payments = body.get("Payments") if isinstance(body, dict) else None
+        if is_malformed(body) or not isinstance(payments, list) or not payments:
+            return validation(["The request body must be {\"Payments\": [...]}"])
+        saved = []
+        for p in payments:
+            invoice = store.get("Invoices", str(((p or {}).get("Invoice") or {}).get("InvoiceID")))
+            try:
+                amount = Decimal(str(p.get("Amount")))
+            except (InvalidOperation, ValueError, AttributeError):
+                return validation(["Payment amount must be a number"])
+            if invoice is None or invoice["Status"] != "AUTHORISED":
+                return validation(["Payment can only be made against an AUTHORISED invoice"])
+            if amount <= 0 or amount > invoice["AmountDue"]:
+                return validation([f"Payment amount exceeds the amount outstanding on this document ({amount})"])
+            invoice["AmountPaid"] += amount
+            invoice["AmountDue"] -= amount
+            if invoice["AmountDue"] == 0:
+                invoice["Status"] = "PAID"
+            invoice["UpdatedDateUTC"] = _xero_date()
+            store.put("Invoices", invoice["InvoiceID"], invoice)
+            saved.append({"PaymentID": str(uuid.uuid4()), "Amount": amount,
+                          "Invoice": {"InvoiceID": invoice["InvoiceID"]}, "Status": "AUTHORISED"})
+        out = envelope("Payments", saved)
+        remember(slot, 200, out)
+        return ExactJSONResponse(out)
+
+    def headers(w: RateWindow | None) -> dict[str, str]:
+        remaining = max(0, (w.limit if w else minute_limit) - (len(w._hits) if w else 0))
+        out = {"X-MinLimit-Remaining": str(remaining), "X-AppMinLimit-Remaining": "9999"}
+        if remaining == 0:
+            out["X-Rate-Limit-Problem"] = "minute"
+        return out
+
+    return build_sandbox("xero", app, store, faults, error_body, window, headers)
+
+
+def _ms(xero_date: str) -> int:
+    match = re.search(r"/Date\((\d+)", xero_date or "")
+    return int(match.group(1)) if match else 0
