@@ -49,7 +49,10 @@ def openapi_document() -> dict[str, Any]:
 
 def rendered() -> dict[str, str]:
     """relative path → file content, for every published contract file."""
+    from models.outbound_events import DATA_MODELS, envelope_schema
+
     files = {f"schemas/{t.value.replace('.', '-')}.schema.json": schema_for(t) for t in EventType}
+    files |= {f"schemas/outbound/{t.replace('.', '-')}.schema.json": envelope_schema(t) for t in DATA_MODELS}
     files["openapi.json"] = openapi_document()
     return {path: json.dumps(doc, indent=2, sort_keys=True) + "\n" for path, doc in files.items()}
 

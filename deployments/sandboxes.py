@@ -22,13 +22,14 @@ from connectors.registry import get_plugin, plugins
 from deployments.demo_data import DemoCompany
 from models.settings import FieldbridgeSettings
 
-ROLES: tuple[Role, ...] = ("crm", "accounting", "payroll")  # the order sandboxes take ports in
+ROLES: tuple[Role, ...] = ("crm", "accounting", "payroll", "events")  # the order sandboxes take ports in
 
 
 def configured(settings: FieldbridgeSettings) -> dict[Role, ConnectorPlugin]:
-    """The plugin playing each role under these settings."""
-    names = {"crm": settings.crm_system, "payroll": settings.payroll_system, "accounting": settings.accounting_system}
-    return {role: get_plugin(names[role], role) for role in ROLES}
+    """The plugin playing each role under these settings (custom systems' events only when configured)."""
+    names: dict[Role, str | None] = {"crm": settings.crm_system, "payroll": settings.payroll_system,
+                                     "accounting": settings.accounting_system, "events": settings.events_system}
+    return {role: get_plugin(name, role) for role, name in names.items() if name}
 
 
 def with_sandboxes() -> list[str]:
@@ -103,7 +104,7 @@ def seed(company: DemoCompany, settings: FieldbridgeSettings) -> None:
     seed_data = demo_seed(company)
     for role in ("payroll", "accounting"):
         plugin = plugins_by_role[role]
-        if plugin.seed_sandbox is not None:
+        if plugin.seed_sandbox is not None and plugin.sandbox is not None:
             vendor = plugin.load_settings()
             plugin.seed_sandbox(_base_url(vendor), vendor, seed_data)
     crm = connect(plugins_by_role["crm"], core=settings)

@@ -20,7 +20,7 @@ from prefect.states import Completed, Failed, State
 from flows.logs import route_fieldbridge_logs
 from flows.report import failure_markdown, origin_markdown, summary_markdown
 from models import inbox
-from tasks.effect_tasks import accounting_effect, crm_effect, payroll_effect
+from tasks.effect_tasks import accounting_effect, crm_effect, events_effect, payroll_effect
 from tasks.effects import InvoiceNeedsReview
 from tasks.quality import QualityGateFailed, artifact_key, quality_gate
 from tasks.runtime import get_runtime
@@ -55,6 +55,12 @@ def job_closed(job_id: str, event_id: str | None = None, replaces: str | None = 
             results[name] = future.result()
         except Exception as exc:  # report every failed branch, not only the first
             errors[name] = exc
+    if rt.events is not None and results:  # custom systems hear of what posted, once per receiver
+        try:
+            results["events"] = events_effect.with_options(tags=["events", rt.events.system]).submit(
+                job_id, dict(results)).result()
+        except Exception as exc:
+            errors["events"] = exc
     if errors:
         create_markdown_artifact(
             markdown=failure_markdown(job_id, results, errors, origin),

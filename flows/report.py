@@ -55,13 +55,19 @@ def summary_markdown(rt: Any, job_id: str, results: dict[str, Any], origin: list
         )
     state = ("updated in place" if accounting.get("updated")
              else "created" if accounting.get("written") else "unchanged")
-    lines.append(f"| {accounting['system']} | invoice {_link(rt.accounting, 'invoice', accounting['invoice_id'])} | "
-                 f"number {accounting['number']}, total {accounting['total']} {accounting['currency']} ({state}) |")
+    sent = f"; {accounting['sent']}" if accounting.get("sent") else ""
+    invoice = _link(rt.accounting, "invoice", accounting["invoice_id"])
+    lines.append(f"| {accounting['system']} | invoice {invoice} | number {accounting['number']}, total "
+                 f"{accounting['total']} {accounting['currency']} ({state}{sent}) |")
+    for delivery in results.get("events", {}).get("delivered", []):
+        verdict = "delivered" if delivery["written"] else "delivered earlier"
+        lines.append(f"| {results['events']['system']} | event `{delivery['event']}` | {verdict} to "
+                     f"{delivery['target']} |")
     return "\n".join(lines)
 
 
 def failure_markdown(job_id: str, done: dict[str, Any], errors: dict[str, BaseException], origin: list[str]) -> str:
-    lines = [f"# Job {job_id}: {len(errors)} of 3 branches failed", "", *origin, "",
+    lines = [f"# Job {job_id}: {len(errors)} of {len(done) + len(errors)} branches failed", "", *origin, "",
              "Branches that succeeded are recorded in the effect ledger and will not be repeated; "
              "fix the cause and rerun the flow to finish the rest.", "", "| branch | outcome |", "|---|---|"]
     lines += [f"| {name} | posted |" for name in done]

@@ -42,6 +42,7 @@ class FieldbridgeSettings(BaseSettings):
     crm_system: str = "hubspot"
     payroll_system: str = "gusto"
     accounting_system: str = "quickbooks"
+    events_system: str | None = None  # a connector playing "events" (custom systems' webhooks), or none
     labour_item_code: str = "LABOUR"  # the accounting item (where items exist) labour lines post against
     send_invoices: bool = True  # email each invoice to the customer once it is created
 

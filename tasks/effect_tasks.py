@@ -52,3 +52,10 @@ def accounting_effect(job_id: str, validated: str | None = None) -> dict[str, An
         create_markdown_artifact(markdown=exc.markdown(), key=artifact_key("invoice-review", job_id),
                                  description=f"Job {job_id}: the sent or paid invoice differs from the job now")
         raise
+
+
+@task(name="events-deliver", task_run_name="events-{job_id}", tags=["events"], **_options)
+def events_effect(job_id: str, results: dict[str, Any]) -> dict[str, Any]:
+    from tasks.events import deliver_events
+
+    return deliver_events(job_id, results)

@@ -209,6 +209,7 @@ def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None
               "written": outcome.written, "updated": updated}
     if st.send_invoices:
         result["sent"] = _send_invoice(rt, job_id, outcome.vendor_id, draft)
+        result["sent_to"] = draft.customer.email if result["sent"].startswith("sent") else None
     if Decimal(result["total"]) != draft.total:
         # e.g. the company has automated sales tax on and QuickBooks recomputed it: finance should know
         log.warning("invoice %s total %s differs from the computed %s", draft.doc_number, result["total"], draft.total)

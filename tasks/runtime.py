@@ -12,7 +12,15 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from connectors.contract import CRM, Accounting, ConnectContext, ConnectorPlugin, Payroll, VendorSettings
+from connectors.contract import (
+    CRM,
+    Accounting,
+    ConnectContext,
+    ConnectorPlugin,
+    EventSink,
+    Payroll,
+    VendorSettings,
+)
 from connectors.registry import get_plugin
 from models.db import create_schema, get_engine
 from models.ledger import Ledger
@@ -28,9 +36,10 @@ class Runtime:
     crm: CRM
     payroll: Payroll
     accounting: Accounting
+    events: EventSink | None = None  # custom systems subscribed to fieldbridge's events
 
-    def connectors(self) -> list[CRM | Payroll | Accounting]:
-        return [self.crm, self.payroll, self.accounting]
+    def connectors(self) -> list[CRM | Payroll | Accounting | EventSink]:
+        return [c for c in (self.crm, self.payroll, self.accounting, self.events) if c is not None]
 
 
 def connect(plugin: ConnectorPlugin, settings: VendorSettings | None = None, *,
@@ -68,6 +77,8 @@ def get_runtime() -> Runtime:
                 payroll=connect(get_plugin(settings.payroll_system, "payroll"), core=settings, engine=engine),
                 accounting=connect(get_plugin(settings.accounting_system, "accounting"), core=settings,
                                    engine=engine),
+                events=connect(get_plugin(settings.events_system, "events"), core=settings, engine=engine)
+                if settings.events_system else None,
             )
         return _runtime
 

@@ -40,11 +40,12 @@ from connectors.contract.records import (
     CaseResolution,
     InvoiceDraft,
     InvoiceLine,
+    OutboundEvent,
     TimeOff,
     TimesheetDay,
     VendorRecord,
 )
-from connectors.contract.roles import CRM, HR, Accounting, Connector, FieldService, Payroll
+from connectors.contract.roles import CRM, HR, Accounting, Connector, EventSink, FieldService, Payroll
 
 __all__ = [
     "CRM",
@@ -66,10 +67,12 @@ __all__ = [
     "ErrorResolution",
     "ErrorRule",
     "ErrorTable",
+    "EventSink",
     "FailureType",
     "FieldService",
     "InvoiceDraft",
     "InvoiceLine",
+    "OutboundEvent",
     "Payroll",
     "QuotaExhausted",
     "RateLimitedError",

@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.contract.errors import ErrorTable
 
-Role = Literal["crm", "payroll", "accounting", "hr", "field_service"]
+Role = Literal["crm", "payroll", "accounting", "hr", "field_service", "events"]
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 

@@ -104,3 +104,17 @@ class TimeOff:
     status: str  # approved | requested | denied | canceled | superceded
     amount: Decimal | None = None
     unit: str | None = None  # days | hours
+
+
+@dataclass(frozen=True)
+class OutboundEvent:
+    """A canonical event for custom systems, in the open API's envelope; `id` is stable for the same
+    content, so a retry or a rerun carries the same id and receivers can deduplicate."""
+
+    id: str
+    type: str  # job.closed | case.resolved | hours.logged | invoice.created
+    occurred_at: datetime
+    data: dict[str, Any]
+
+    def envelope(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "occurred_at": self.occurred_at.isoformat(), "data": self.data}

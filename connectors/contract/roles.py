@@ -12,6 +12,7 @@ from connectors.contract.records import (
     CaseNote,
     CaseResolution,
     InvoiceDraft,
+    OutboundEvent,
     TimeOff,
     TimesheetDay,
     VendorRecord,
@@ -105,6 +106,17 @@ class HR(Connector, Protocol):
     def list_time_off(self, start: date, end: date, status: str = "approved") -> list[TimeOff]: ...
 
     def whos_out(self, start: date, end: date) -> list[TimeOff]: ...
+
+
+@runtime_checkable
+class EventSink(Connector, Protocol):
+    """Custom systems that subscribe to fieldbridge's events (signed webhooks out)."""
+
+    def targets(self) -> list[str]:
+        """Where events go (one ledger effect per target and event)."""
+        ...
+
+    def deliver(self, target: str, event: OutboundEvent) -> VendorRecord: ...
 
 
 @runtime_checkable

@@ -63,8 +63,10 @@ def build_sandbox(
     rate_window: RateWindow | None = None,
     rate_limit_headers: Callable[[RateWindow | None], dict[str, str]] | None = None,
     rate_limit_body: ErrorBody | None = None,
+    exempt: tuple[str, ...] = (),
 ) -> Sandbox:
-    """Wrap a vendor app with the fault injector and mount `/_sandbox/*` for tests and the demo."""
+    """Wrap a vendor app with the fault injector and mount `/_sandbox/*` for tests and the demo.
+    `exempt`: path prefixes the fault knobs leave alone (the vendor's OAuth token endpoint)."""
     sandbox = Sandbox(name, app, store, faults)
 
     @app.get("/_sandbox/state/{collection}")
@@ -99,5 +101,6 @@ def build_sandbox(
         store.reset()
         return ExactJSONResponse({"reset": True})
 
-    sandbox.injector = FaultInjector(app, faults, error_body, rate_window, rate_limit_headers, rate_limit_body)
+    sandbox.injector = FaultInjector(app, faults, error_body, rate_window, rate_limit_headers, rate_limit_body,
+                                     exempt)
     return sandbox

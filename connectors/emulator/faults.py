@@ -69,8 +69,9 @@ class FaultInjector:
     """ASGI middleware applying the knobs to vendor API paths (never to `/_sandbox/*` admin paths)."""
 
     WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-    #: admin paths, and the OAuth token endpoint (a separate host at the real vendors)
-    EXEMPT_PREFIXES = ("/_sandbox", "/oauth2/")
+    #: admin paths are never faulted; a sandbox adds its OAuth token endpoint (a separate host at the real
+    #: vendors, and with strict rotation a lost token answer loses the connection, which no client can repair)
+    EXEMPT_PREFIXES = ("/_sandbox",)
 
     def __init__(
         self,
@@ -80,8 +81,10 @@ class FaultInjector:
         rate_window: RateWindow | None = None,
         rate_limit_headers: Callable[[RateWindow | None], dict[str, str]] | None = None,
         rate_limit_body: ErrorBody | None = None,
+        exempt: tuple[str, ...] = (),
     ) -> None:
         self.app = app
+        self.exempt = self.EXEMPT_PREFIXES + exempt
         self.config = config
         self.error_body = error_body
         self.rate_limit_body = rate_limit_body or error_body
@@ -94,7 +97,7 @@ class FaultInjector:
         self.stats = {"requests": 0, "errors": 0, "429": 0, "dropped": 0}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.EXEMPT_PREFIXES):
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
             await self.app(scope, receive, send)
             return
         cfg = self.config

@@ -91,14 +91,18 @@ class HttpClient:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         headers: dict[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> tuple[httpx.Response, Any]:
-        """Send with retries; return the response and its decoded JSON body, or raise a ConnectorError."""
+        """Send with retries; return the response and its decoded JSON body, or raise a ConnectorError.
+        `content` sends exact bytes (a signed body) with the caller's Content-Type instead of `json`."""
         method = method.upper()
         repeatable = idempotent if idempotent is not None else method in _SAFE_METHODS
-        content = jsonbody.dumps(json) if json is not None else None
-        send_headers = {**(headers or {}), **({"Content-Type": "application/json"} if content else {})}
+        if content is None and json is not None:
+            content = jsonbody.dumps(json).encode()
+            headers = {**(headers or {}), "Content-Type": "application/json"}
+        send_headers = dict(headers or {})
         refreshed = False
         attempt = 0
         while True:

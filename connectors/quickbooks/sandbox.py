@@ -371,5 +371,6 @@ def create_app(
             "userinfo_endpoint": f"{base}/v1/openid_connect/userinfo",
             "revocation_endpoint": f"{base}/oauth2/v1/tokens/revoke", "jwks_uri": f"{base}/oauth2/v1/keys"})
 
-    return build_sandbox("quickbooks", app, store, faults, error_body, RateWindow(per_minute_limit, 60.0))
+    return build_sandbox("quickbooks", app, store, faults, error_body, RateWindow(per_minute_limit, 60.0),
+                         exempt=("/oauth2/", "/.well-known/"))
 

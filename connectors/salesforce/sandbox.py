@@ -423,7 +423,7 @@ def create_app(
                 results.append({"id": doc["Id"], "success": True, "errors": [], "created": True})
         return ExactJSONResponse(_all_or_none(body, results))
 
-    return build_sandbox("salesforce", app, store, faults, error_body)
+    return build_sandbox("salesforce", app, store, faults, error_body, exempt=("/services/oauth2/",))
 
 
 def _all_or_none(body: dict[str, Any], results: list[dict[str, Any]]) -> list[dict[str, Any]]:

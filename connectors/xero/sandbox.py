@@ -510,7 +510,8 @@ def create_app(
             out["X-Rate-Limit-Problem"] = "minute"
         return out
 
-    return build_sandbox("xero", app, store, faults, error_body, window, headers)
+    return build_sandbox("xero", app, store, faults, error_body, window, headers,
+                         exempt=("/connect/token", "/connections"))
 
 
 def _ms(xero_date: str) -> int:
