@@ -15,9 +15,14 @@ def describe(status: int, body: Any, headers: Mapping[str, str] | None = None) -
     headers = headers or {}
     codes: list[str] = []
     if status == 429:
-        codes.append(f"rate-limit:{headers.get('X-Rate-Limit-Problem', 'minute').lower()}")
+        problem = headers.get("X-Rate-Limit-Problem", "minute").lower()
+        words = {"day": "the organisation's 5,000 calls for today are used up",
+                 "minute": "the organisation's 60 calls a minute are used up",
+                 "concurrent": "5 calls are already in flight for the organisation",
+                 "appminute": "the app's calls a minute across organisations are used up"}
+        return VendorError(words.get(problem, f"rate limited ({problem})"), (f"rate-limit:{problem}",))
     if not isinstance(body, dict):
-        return VendorError("", tuple(codes)) if codes else None
+        return None
     messages = [v.get("Message", "") for element in body.get("Elements") or [] if isinstance(element, dict)
                 for v in element.get("ValidationErrors") or [] if isinstance(v, dict)]
     message = ("; ".join(m for m in messages if m) or body.get("Message") or body.get("Detail")

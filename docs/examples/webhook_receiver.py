@@ -35,7 +35,7 @@ def verify(header: str, body: bytes, secrets: list[str]) -> bool:
 class Receiver(BaseHTTPRequestHandler):
     secrets: list[str] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if not verify(self.headers.get("Fieldbridge-Signature", ""), body, self.secrets):
             return self._answer(401, {"error": "bad signature"})
