@@ -108,7 +108,7 @@ def create_app(
                 answer["refresh_token"] = "5Aep-" + secrets.token_urlsafe(24)
                 store.put("oauth", "refresh", {"valid": [answer["refresh_token"]]})
         elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
-            problem = _check_assertion(form.get("assertion", ""), client_id, jwt_public_key)
+            problem = _check_assertion(form.get("assertion", ""), client_id, jwt_public_key, base)
             if problem:
                 return ExactJSONResponse({"error": "invalid_grant", "error_description": problem}, status_code=400)
         else:
@@ -436,8 +436,10 @@ def _all_or_none(body: dict[str, Any], results: list[dict[str, Any]]) -> list[di
     return results
 
 
-def _check_assertion(assertion: str, client_id: str, public_key_pem: str | None) -> str | None:
-    """A JWT bearer assertion: RS256, issued by the connected app, not expired, signed by its certificate."""
+def _check_assertion(assertion: str, client_id: str, public_key_pem: str | None, own_url: str) -> str | None:
+    """A JWT bearer assertion: RS256, issued by the connected app for a user, meant for Salesforce's login
+    server (or this My Domain), not expired (`exp` in seconds, as a number or a numeric string — SDKs send
+    both), signed by the app's certificate."""
     if public_key_pem is None:
         return "JWT bearer is not configured for this connected app"
     try:
@@ -445,11 +447,18 @@ def _check_assertion(assertion: str, client_id: str, public_key_pem: str | None)
         head, claims = json.loads(_b64url_decode(head_b64)), json.loads(_b64url_decode(body_b64))
     except ValueError:
         return "invalid assertion"
-    if head.get("alg") != "RS256":
+    if not isinstance(head, dict) or not isinstance(claims, dict) or head.get("alg") != "RS256":
         return "invalid assertion algorithm"
     if claims.get("iss") != client_id:
         return "client identifier invalid"
-    if not isinstance(claims.get("exp"), int) or claims["exp"] < time.time():
+    if claims.get("aud") not in ("https://login.salesforce.com", "https://test.salesforce.com", own_url):
+        return "audience is invalid"
+    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        return "user hasn't approved this consumer"
+    exp = claims.get("exp")
+    if isinstance(exp, str) and exp.isdigit():
+        exp = int(exp)
+    if not isinstance(exp, int) or exp < time.time():
         return "expired assertion"
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes, serialization
