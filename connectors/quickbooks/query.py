@@ -1,6 +1,6 @@
 """QuickBooks Online's query language, parsed (not split on strings), for the sandbox.
 
-    SELECT * | field, … FROM Entity [WHERE cond AND cond …] [ORDERBY field [ASC|DESC], …]
+    SELECT * | field, … FROM Entity [WHERE cond AND cond …] [ORDERBY | ORDER BY field [ASC|DESC], …]
     [STARTPOSITION n] [MAXRESULTS n]
     cond := field (= | < | > | <= | >= | !=) value | field IN (value, …) | field LIKE 'pattern%'
 
@@ -137,7 +137,10 @@ def parse(text: str) -> Query:
     order: list[tuple[str, bool]] = []
     start, max_results = 1, 100
     while tokens.peek() is not None:
-        word = tokens.keyword("orderby", "startposition", "maxresults")
+        word = tokens.keyword("orderby", "order", "startposition", "maxresults")
+        if word == "order":  # `ORDER BY` is accepted as well as the documented `ORDERBY` (SDKs send both)
+            tokens.expect_keyword("by")
+            word = "orderby"
         if word == "orderby":
             order.append(_order(tokens))
             while (tokens.peek() or ("", "", 0))[:2] == ("punct", ","):

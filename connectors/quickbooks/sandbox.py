@@ -31,6 +31,22 @@ ENTITIES = {"invoice": "Invoice", "customer": "Customer", "item": "Item", "payme
 CENTS = Decimal("0.01")
 
 
+def number(value: Any) -> Decimal | None:
+    """A JSON number as QuickBooks reads it: exact decimals, whole numbers, and numeric strings (its JSON reader
+    coerces them; python-quickbooks sends Decimals as strings). Anything else is not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal | int):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            parsed = Decimal(value.strip())
+        except ArithmeticError:
+            return None
+        return parsed if parsed.is_finite() else None
+    return None
+
+
 def _time() -> str:
     return pendulum.now("America/Los_Angeles").isoformat()
 
@@ -127,18 +143,22 @@ def create_app(
             return fault("2020", "Required param missing, need to supply the required value for the API",
                          "Required parameter Line is missing in the request", element="Line")
         for n, line in enumerate(lines, 1):
+            if isinstance(line, dict) and line.get("DetailType") == "SubTotalLineDetail":
+                continue  # the subtotal an SDK read and sends back is recomputed, not validated
             detail = line.get("SalesItemLineDetail") or {}
             item = (detail.get("ItemRef") or {}).get("value")
             if line.get("DetailType") != "SalesItemLineDetail" or not item or store.get("Item", str(item)) is None:
                 return fault("2500", "Invalid Reference Id", f"Line {n}: Invalid Reference Id : Item {item}",
                              element="ItemRef")
-            amount, qty, price = line.get("Amount"), detail.get("Qty"), detail.get("UnitPrice")
-            if isinstance(amount, int) and not isinstance(amount, bool):
-                amount = line["Amount"] = Decimal(amount)  # QuickBooks takes whole numbers as amounts too
-            if not isinstance(amount, Decimal) or amount < 0:
+            amount, qty, price = number(line.get("Amount")), number(detail.get("Qty")), number(detail.get("UnitPrice"))
+            if amount is None or amount < 0:
                 return fault("2050", "Invalid amount", f"Line {n}: Amount must be a non-negative number")
-            expected = (Decimal(qty) * Decimal(price)).quantize(CENTS, ROUND_HALF_UP) if qty is not None else None
-            if expected is not None and price is not None and expected != amount:
+            given = (detail.get("Qty"), qty), (detail.get("UnitPrice"), price)
+            if any(raw is not None and parsed is None for raw, parsed in given):
+                return fault("2050", "Invalid amount", f"Line {n}: Qty and UnitPrice must be numbers")
+            line["Amount"] = amount
+            expected = (qty * price).quantize(CENTS, ROUND_HALF_UP) if qty is not None and price is not None else None
+            if expected is not None and expected != amount:
                 return fault("6070", "Amount is not equal to UnitPrice * Qty",
                              f"Line {n}: Amount {amount} is not equal to UnitPrice {price} * Qty {qty}")
         doc = body.get("DocNumber")
@@ -150,7 +170,7 @@ def create_app(
 
     def priced_lines(body: dict[str, Any]) -> tuple[list[dict[str, Any]], Decimal, Decimal]:
         """Numbered lines plus the SubTotalLine QuickBooks appends, the subtotal and the total."""
-        tax = Decimal((body.get("TxnTaxDetail") or {}).get("TotalTax") or 0)
+        tax = number((body.get("TxnTaxDetail") or {}).get("TotalTax") or 0) or Decimal(0)
         items = [line for line in body["Line"] if line.get("DetailType") == "SalesItemLineDetail"]
         subtotal = sum((line["Amount"] for line in items), Decimal(0))
         lines = [{**line, "Id": str(n), "LineNum": n} for n, line in enumerate(items, 1)]
@@ -198,8 +218,8 @@ def create_app(
 
     def create_payment(body: dict[str, Any]) -> tuple[int, dict]:
         """A payment applied to invoices through `Line[].LinkedTxn` lowers their Balance."""
-        total = body.get("TotalAmt")
-        if not isinstance(total, Decimal) or total <= 0:
+        total = number(body.get("TotalAmt"))
+        if total is None or total <= 0:
             return 400, fault("2020", "Required param missing, need to supply the required value for the API",
                               "Required parameter TotalAmt is missing in the request", element="TotalAmt")
         for line in body.get("Line") or []:
@@ -212,10 +232,10 @@ def create_app(
         for line in body.get("Line") or []:
             for linked in line.get("LinkedTxn") or []:
                 invoice = store.get("Invoice", str(linked["TxnId"]))
-                invoice["Balance"] = max(Decimal(0), invoice["Balance"] - Decimal(line.get("Amount") or 0))
+                invoice["Balance"] = max(Decimal(0), invoice["Balance"] - (number(line.get("Amount")) or Decimal(0)))
                 invoice["SyncToken"] = str(int(invoice["SyncToken"]) + 1)
                 store.put("Invoice", invoice["Id"], invoice)
-        doc = {**body, "Id": pay_id, "SyncToken": "0", "MetaData": meta()}
+        doc = {**body, "TotalAmt": total, "Id": pay_id, "SyncToken": "0", "MetaData": meta()}
         store.put("Payment", pay_id, doc)
         return 200, {"Payment": doc, "time": _time()}
 
