@@ -31,6 +31,7 @@ from connectors.emulator import (
     is_malformed,
     read_json,
 )
+from connectors.xero import where as where_language
 
 CENT = Decimal("0.01")
 TAX_RATES = {"OUTPUT": Decimal("0.0875"), "NONE": Decimal("0"), "EXEMPTOUTPUT": Decimal("0")}
@@ -40,6 +41,22 @@ ACCOUNTS = {"200", "260", "090"}  # Sales, Other Revenue, Business Bank (payment
 def _xero_date(moment: datetime | None = None) -> str:
     moment = moment or datetime.now(UTC)
     return f"/Date({int(moment.timestamp() * 1000)}+0000)/"
+
+
+def day_of(value: Any) -> str | None:
+    """A date as Xero accepts it — `2026-11-24`, `2026-11-24T00:00:00`, or `/Date(1795392000000+0000)/` (what
+    xero-python sends) — as YYYY-MM-DD; None if it is none of those."""
+    text = str(value)
+    match = re.fullmatch(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/", text)
+    if match:
+        return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=UTC).date().isoformat()
+    match = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?", text)
+    if match is None:
+        return None
+    try:
+        return datetime.fromisoformat(match.group(1)).date().isoformat()
+    except ValueError:
+        return None
 
 
 def _problem(status: int, title: str, detail: str) -> dict[str, Any]:
@@ -60,47 +77,24 @@ def validation(messages: list[str], element: dict[str, Any] | None = None) -> Ex
     }, status_code=400)
 
 
-_WHERE = re.compile(r'\s*([A-Za-z][\w.]*)\s*(==|!=)\s*("(?:[^"\\]|\\.)*"|true|false|-?\d+(?:\.\d+)?)\s*')
+def ordered(rows: list[dict[str, Any]], order: str | None) -> list[dict[str, Any]]:
+    """`order=Name DESC` (or `Name ASC`, or just `Name`); dotted fields allowed."""
+    if not order:
+        return rows
+    name, _, direction = order.strip().partition(" ")
+    return sorted(rows, key=lambda r: str(where_language.field(r, name) or ""),
+                  reverse=direction.strip().upper() == "DESC")
 
 
-def parse_where(text: str) -> list[list[tuple[str, str, str]]] | None:
-    """`Field=="x" AND Other!="y" OR …` → OR of AND groups; None if it does not parse."""
-    groups: list[list[tuple[str, str, str]]] = [[]]
-    pos = 0
-    while True:
-        m = _WHERE.match(text, pos)
-        if m is None:
-            return None
-        raw = m.group(3)
-        value = re.sub(r'\\(.)', r'\1', raw[1:-1]) if raw.startswith('"') else raw
-        groups[-1].append((m.group(1), m.group(2), value))
-        pos = m.end()
-        if pos >= len(text):
-            return groups
-        joiner = re.match(r"(AND|&&|OR|\|\|)\s*", text[pos:], re.IGNORECASE)
-        if joiner is None:
-            return None
-        if joiner.group(1).upper() in ("OR", "||"):
-            groups.append([])
-        pos += joiner.end()
-
-
-def _field(doc: dict[str, Any], path: str) -> Any:
-    node: Any = doc
-    for part in path.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = next((v for k, v in node.items() if k.lower() == part.lower()), None)
-    return node
-
-
-def matches_where(doc: dict[str, Any], groups: list[list[tuple[str, str, str]]]) -> bool:
-    def holds(field: str, op: str, value: str) -> bool:
-        actual = _field(doc, field)
-        actual = str(actual).lower() if isinstance(actual, bool) else ("" if actual is None else str(actual))
-        return (actual == value) if op == "==" else (actual != value)
-
-    return any(all(holds(*cond) for cond in group) for group in groups)
+def filtered(rows: list[dict[str, Any]], where: str | None) -> list[dict[str, Any]] | ExactJSONResponse:
+    """Rows matching a `where` filter (connectors/xero/where.py), or Xero's 400 saying why it does not parse."""
+    if not where:
+        return rows
+    try:
+        predicate = where_language.parse(where)
+    except where_language.WhereError as exc:
+        return validation([f"The where clause {where!r} is not valid: {exc}"])
+    return [r for r in rows if predicate(r)]
 
 
 def create_app(
@@ -160,6 +154,19 @@ def create_app(
         if grant is None or grant["expires_at"] < time.time():
             return ExactJSONResponse(_problem(401, "Unauthorized", "AuthenticationUnsuccessful"), status_code=401)
         return None
+
+    canonical = {name.lower(): name for name in ("Contacts", "Invoices", "Payments", "Email", "Connections")}
+
+    @app.middleware("http")
+    async def case_insensitive_paths(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """Xero's paths are case-insensitive (`/api.xro/2.0/invoices` works; xero-python asks for
+        `/Connections`): resource names are brought to one spelling before routing."""
+        parts = request.scope["path"].split("/")
+        fixed = [canonical.get(p.lower(), p) if p.lower() in canonical else p for p in parts]
+        if fixed and fixed[1:2] == ["Connections"]:
+            fixed[1] = "connections"
+        request.scope["path"] = "/".join(fixed)
+        return await call_next(request)
 
     @app.middleware("http")
     async def tenant_and_day(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -230,15 +237,20 @@ def create_app(
 
     @app.get("/api.xro/2.0/Contacts")
     async def list_contacts(request: Request, where: str | None = None, page: int | None = None,
-                            IDs: str | None = None, ContactNumbers: str | None = None) -> ExactJSONResponse:
+                            IDs: str | None = None, searchTerm: str | None = None,
+                            order: str | None = None) -> ExactJSONResponse:
         rows = store.all("Contacts")
-        if where:
-            groups = parse_where(where)
-            if groups is None:
-                return validation([f"The where clause {where!r} is not valid"])
-            rows = [r for r in rows if matches_where(r, groups)]
+        rows = filtered(rows, where)
+        if isinstance(rows, ExactJSONResponse):
+            return rows
         if IDs:
-            rows = [r for r in rows if r["ContactID"] in IDs.split(",")]
+            wanted = {v.strip().lower() for v in IDs.split(",")}
+            rows = [r for r in rows if r["ContactID"].lower() in wanted]
+        if searchTerm:  # case-insensitive, across the name, person, number and email fields
+            term = searchTerm.lower()
+            rows = [r for r in rows if any(term in str(r.get(f) or "").lower() for f in (
+                "Name", "FirstName", "LastName", "ContactNumber", "EmailAddress"))]
+        rows = ordered(rows, order)
         if page:
             rows = rows[(page - 1) * 100: page * 100]
         return ExactJSONResponse(envelope("Contacts", rows))
@@ -339,12 +351,13 @@ def create_app(
         status = item.get("Status", doc["Status"])
         if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
             problems.append(f"Status {status} cannot be set here")
-        date = str(item.get("Date") or doc.get("DateString", "")[:10] or datetime.now(UTC).date().isoformat())[:10]
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
-            problems.append("Date must be YYYY-MM-DD")
+        date = day_of(item.get("Date") or doc.get("DateString", "")[:10] or datetime.now(UTC).date().isoformat())
+        due = day_of(item.get("DueDate") or doc.get("DueDateString", "")[:10] or date)
+        if date is None or due is None:
+            problems.append("Date and DueDate must be dates (YYYY-MM-DD or /Date(ms)/)")
         if problems:
             return None, problems
-        assert contact is not None
+        assert contact is not None and date is not None and due is not None
         subtotal = sum((x["LineAmount"] for x in lines), Decimal("0.00"))
         tax_total = sum((x["TaxAmount"] for x in lines), Decimal("0.00"))
         total = subtotal + tax_total
@@ -356,7 +369,7 @@ def create_app(
             "Reference": item.get("Reference", doc.get("Reference", "")), "Status": status,
             "CurrencyCode": item.get("CurrencyCode", doc.get("CurrencyCode", "USD")),
             "Date": _xero_date(datetime.fromisoformat(date).replace(tzinfo=UTC)), "DateString": f"{date}T00:00:00",
-            "DueDateString": f"{str(item.get('DueDate') or date)[:10]}T00:00:00",
+            "DueDate": _xero_date(datetime.fromisoformat(due).replace(tzinfo=UTC)), "DueDateString": f"{due}T00:00:00",
             "SubTotal": subtotal, "TotalTax": tax_total, "Total": total,
             "AmountDue": total - doc["AmountPaid"] - doc["AmountCredited"], "UpdatedDateUTC": _xero_date(),
         })
@@ -414,17 +427,17 @@ def create_app(
     @app.get("/api.xro/2.0/Invoices")
     async def list_invoices(request: Request, where: str | None = None, InvoiceNumbers: str | None = None,
                             IDs: str | None = None, Statuses: str | None = None, page: int | None = None,
-                            pageSize: int | None = None, order: str | None = None) -> ExactJSONResponse:
+                            pageSize: int | None = None, order: str | None = None,
+                            ContactIDs: str | None = None) -> ExactJSONResponse:
         rows = store.all("Invoices")
-        if where:
-            groups = parse_where(where)
-            if groups is None:
-                return validation([f"The where clause {where!r} is not valid"])
-            rows = [r for r in rows if matches_where(r, groups)]
-        for param, field in ((InvoiceNumbers, "InvoiceNumber"), (IDs, "InvoiceID"), (Statuses, "Status")):
+        rows = filtered(rows, where)
+        if isinstance(rows, ExactJSONResponse):
+            return rows
+        for param, field in ((InvoiceNumbers, "InvoiceNumber"), (IDs, "InvoiceID"), (Statuses, "Status"),
+                             (ContactIDs, "Contact.ContactID")):
             if param:
-                wanted = {v.strip().strip('"') for v in param.split(",")}
-                rows = [r for r in rows if r.get(field) in wanted]
+                wanted = {v.strip().strip('"').lower() for v in param.split(",")}
+                rows = [r for r in rows if str(where_language.field(r, field) or "").lower() in wanted]
         since = request.headers.get("if-modified-since")
         if since:
             try:
@@ -433,9 +446,7 @@ def create_app(
                 return validation([f"If-Modified-Since {since!r} is not a date"])
             cutoff = cutoff if cutoff.tzinfo else cutoff.replace(tzinfo=UTC)
             rows = [r for r in rows if _ms(r["UpdatedDateUTC"]) >= cutoff.timestamp() * 1000]
-        if order:
-            name, _, direction = order.partition(" ")
-            rows.sort(key=lambda r: str(r.get(name) or ""), reverse=direction.upper() == "DESC")
+        rows = ordered(rows, order)
         if page:
             size = max(1, min(pageSize or 100, 1000))
             rows = rows[(page - 1) * size: page * size]
