@@ -348,3 +348,67 @@ def test_the_plugin_builds_the_client_from_its_own_settings(gusto: GustoSandbox,
     gusto.clients.append(payroll)
     assert payroll.http.policy.max_attempts == 2
     assert payroll.list_time_sheets() == []
+
+
+def test_an_oauth_connection_refreshes_rotates_and_survives_expiry(tmp_path: Any) -> None:
+    """The production path: company tokens from `/oauth/token` last two hours and every refresh token is
+    single-use; the rotated chain lives in fieldbridge's database (so another worker host keeps it)."""
+    from sqlmodel import create_engine
+
+    from connectors.gusto import plugin
+    from connectors.gusto.settings import GustoSettings
+    from models.token_store import DatabaseTokenStore
+    from tasks.runtime import connect
+
+    company = f"c0a8f5e2-0000-4000-8000-{next(_companies):012d}"
+    sandbox = gusto_sandbox.create_app("unused-static", company, oauth_client=("gusto-app", "gusto-secret", "rt-0"))
+    server = SandboxServer(sandbox.asgi()).start()
+    env = GustoSandbox(sandbox, server, company)
+    env.seed("employees", [{"uuid": "emp-ana", "first_name": "Ana", "last_name": "Ruiz", "company_uuid": company}])
+    engine = create_engine(f"sqlite:///{tmp_path / 'fb.db'}")
+    settings = GustoSettings(base_url=server.url, client_id="gusto-app", client_secret=SecretStr("gusto-secret"),
+                             refresh_token=SecretStr("rt-0"), company_uuid=company)
+    try:
+        payroll = connect(plugin, settings, core=FieldbridgeSettings(home=tmp_path), engine=engine)
+        first = payroll.upsert_timesheet(_day(), None)
+        stored = DatabaseTokenStore(engine, f"gusto:{company}").load()
+        assert stored is not None and stored.refresh_token != "rt-0"
+        assert payroll.http.auth.refresh_count == 1
+
+        env.admin("/_sandbox/expire-access-tokens", {})  # two hours later
+        second_host = connect(plugin, settings, core=FieldbridgeSettings(home=tmp_path), engine=engine)
+        found = second_host.find_timesheet(_day())
+        assert found is not None and found.id == first.id  # a fresh worker kept the connection
+        rotated = DatabaseTokenStore(engine, f"gusto:{company}").load()
+        assert rotated is not None and rotated.refresh_token != stored.refresh_token
+
+        with httpx.Client() as http:  # the used refresh token is dead once its successor's token was used
+            dead = http.post(f"{server.url}/oauth/token", json={
+                "client_id": "gusto-app", "client_secret": "gusto-secret", "grant_type": "refresh_token",
+                "refresh_token": stored.refresh_token})
+        assert dead.status_code == 400 and dead.json()["error"] == "invalid_grant"
+        for client in (payroll, second_host):
+            client.close()
+    finally:
+        server.stop()
+
+
+def test_the_old_refresh_token_lives_until_the_new_access_token_is_used() -> None:
+    """Gusto revokes a refresh token on the first use of the access token it bought, so a worker that died
+    between the token answer and saving it can still refresh with the old one."""
+    sandbox = gusto_sandbox.create_app("static", "c0", oauth_client=("app", "secret", "rt-0"))
+    server = SandboxServer(sandbox.asgi()).start()
+    grant = {"client_id": "app", "client_secret": "secret", "grant_type": "refresh_token", "refresh_token": "rt-0"}
+    try:
+        with httpx.Client(base_url=server.url) as http:
+            lost = http.post("/oauth/token", data=grant).json()  # form-encoded, as OAuth libraries send it
+            again = http.post("/oauth/token", json=grant)
+            assert again.status_code == 200 and again.json()["access_token"] != lost["access_token"]
+            used = http.get("/v1/companies/c0/employees",
+                            headers={"Authorization": f"Bearer {again.json()['access_token']}"})
+            assert used.status_code == 200
+            assert http.post("/oauth/token", json=grant).status_code == 400
+            bad_client = http.post("/oauth/token", json={**grant, "client_secret": "nope"})
+            assert bad_client.status_code == 401 and bad_client.json()["error"] == "invalid_client"
+    finally:
+        server.stop()

@@ -169,6 +169,25 @@ def test_refresh_tokens_rotate_and_the_new_one_is_kept(xero: XeroBox) -> None:
         stale.find_customer(CUSTOMER)
 
 
+def test_reconnecting_with_a_new_refresh_token_replaces_the_stored_chain(xero: XeroBox) -> None:
+    """The stored (rotated) token wins over the configured one — until an operator reconnects the app and
+    configures a new refresh token: then the new one is used, without deleting anything by hand."""
+    xero.client().find_customer(CUSTOMER)  # rotates; the DB/file now holds the chain
+    xero.seed("oauth", [{"id": "refresh", "valid": ["xero-rt-reconnected"]}])  # the app was reconnected
+    store = FileTokenStore(xero.tokens / "xero.json")
+    reconnected_auth = OAuth2RefreshToken(f"{xero.url}/connect/token", CLIENT_ID, SecretStr(SECRET), store,
+                                          SecretStr("xero-rt-reconnected"))
+    acc = XeroAccounting(xero.url, TENANT, reconnected_auth, policy=POLICY)
+    xero.clients.append(acc)
+    assert acc.find_customer(CUSTOMER) is None
+    saved = store.load()
+    assert saved is not None and saved.refresh_token not in (RT, "xero-rt-reconnected")
+    assert "xero-rt" not in saved.extra.get("seed", "")  # a fingerprint, never the token
+    again = OAuth2RefreshToken(f"{xero.url}/connect/token", CLIENT_ID, SecretStr(SECRET), store,
+                               SecretStr("xero-rt-reconnected"))
+    assert again.tokens().refresh_token == saved.refresh_token  # same configuration: the rotated chain is kept
+
+
 def test_the_minute_limit_waits_and_the_day_limit_stops(xero: XeroBox, tmp_path: Path) -> None:
     box = xero_sandbox.create_app(CLIENT_ID, SECRET, RT, TENANT, FaultConfig(), minute_limit=3, day_limit=1000)
     server = SandboxServer(box.asgi()).start()

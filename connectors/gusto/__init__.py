@@ -14,12 +14,20 @@ _DEMO_NS = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
 
 
 def _connect(ctx: ConnectContext) -> Any:
+    from connectors.contract import ConfigError
     from connectors.gusto.client import GustoPayroll
-    from connectors.http import RetryPolicy
+    from connectors.http import BearerToken, OAuth2RefreshToken, RetryPolicy
 
     s = ctx.settings
     assert isinstance(s, GustoSettings)
-    return GustoPayroll(s.base_url, s.token, s.company_uuid, policy=RetryPolicy(max_attempts=ctx.max_attempts),
+    auth: BearerToken | OAuth2RefreshToken = BearerToken(s.token)
+    if s.refresh_token is not None:
+        if not s.client_id or s.client_secret is None:
+            raise ConfigError("gusto", "FIELDBRIDGE_GUSTO_CLIENT_ID and _CLIENT_SECRET are needed with a refresh token")
+        auth = OAuth2RefreshToken(s.oauth_token_url, s.client_id, s.client_secret,
+                                  ctx.token_store(f"gusto:{s.company_uuid}"), s.refresh_token, ctx.transport,
+                                  client_auth="body", default_expires_in=7200)
+    return GustoPayroll(s.base_url, auth, s.company_uuid, policy=RetryPolicy(max_attempts=ctx.max_attempts),
                         timeout=ctx.timeout_seconds, transport=ctx.transport)
 
 
@@ -28,7 +36,9 @@ def _sandbox(ctx: SandboxContext) -> Any:
 
     s = ctx.settings
     assert isinstance(s, GustoSettings)
-    return create_app(s.token.get_secret_value(), s.company_uuid, ctx.faults, ctx.state_path)
+    oauth = (s.client_id, s.client_secret.get_secret_value(), s.refresh_token.get_secret_value()) \
+        if s.client_id and s.client_secret and s.refresh_token else None
+    return create_app(s.token.get_secret_value(), s.company_uuid, ctx.faults, ctx.state_path, oauth_client=oauth)
 
 
 def _sandbox_env(url: str, settings: VendorSettings) -> dict[str, str]:
@@ -56,6 +66,6 @@ def _credentials() -> type:
 
 plugin = ConnectorPlugin(
     name="gusto", title="Gusto", roles=frozenset({"payroll"}), settings=GustoSettings, connect=_connect,
-    secret_fields=("token",), credentials=_credentials, sandbox=_sandbox, sandbox_env=_sandbox_env,
-    seed_sandbox=_seed_sandbox, demo_id=_demo_id, docs="docs/connectors.md#gusto",
+    secret_fields=("token", "client_secret", "refresh_token"), credentials=_credentials, sandbox=_sandbox,
+    sandbox_env=_sandbox_env, seed_sandbox=_seed_sandbox, demo_id=_demo_id, docs="docs/connectors.md#gusto",
 )

@@ -22,6 +22,7 @@ from connectors.http import (
     RetryPolicy,
     budget_for,
 )
+from connectors.http.auth import Auth
 
 API_VERSION = "2026-02-01"
 
@@ -44,7 +45,7 @@ class GustoPayroll:
     def __init__(
         self,
         base_url: str,
-        token: SecretStr,
+        token: SecretStr | Auth,
         company_uuid: str,
         *,
         policy: RetryPolicy | None = None,
@@ -55,7 +56,7 @@ class GustoPayroll:
         self.http = HttpClient(
             self.system,
             base_url,
-            auth=BearerToken(token),
+            auth=BearerToken(token) if isinstance(token, SecretStr) else token,
             budget=budget_for(f"gusto:{company_uuid}:{base_url}", rate=180, per_seconds=60, max_concurrent=10),
             policy=policy,
             timeout=timeout,

@@ -10,9 +10,12 @@ from connectors.credentials import VendorCredentials
 
 
 class GustoCredentials(VendorCredentials):
-    """The API token fieldbridge uses for Gusto."""
+    """Gusto secrets: the OAuth app's secret and the connection's first refresh token (rotated copies live in
+    the fieldbridge database), or a static API token."""
 
     _block_type_name = "Fieldbridge Gusto"
     _plugin_name: ClassVar[str] = "gusto"
 
-    token: SecretStr | None = Field(default=None, description="Gusto API access token.")
+    token: SecretStr | None = Field(default=None, description="Static Gusto API access token (if not OAuth).")
+    client_secret: SecretStr | None = Field(default=None, description="Gusto OAuth app client secret.")
+    refresh_token: SecretStr | None = Field(default=None, description="Initial refresh token of the connection.")

@@ -1,14 +1,19 @@
 """Gusto time-tracking emulator: employees (seeded), time sheets with pay-classified entries,
-`version` optimistic locking, page/per pagination, 200 requests per 60 s with `Retry-After`.
+`version` optimistic locking, page/per pagination, 200 requests per 60 s with `Retry-After`; a static
+bearer token, or OAuth company tokens from `POST /oauth/token` that expire after two hours, where the
+used refresh token is revoked on the first use of the new access token (as Gusto documents).
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
+import time
 import uuid
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pendulum
 from fastapi import FastAPI, Request
@@ -34,6 +39,19 @@ def error_body(status: int, message: str, key: str = "base", category: str | Non
                         "message": message}]}
 
 
+def read_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    """A token request body: JSON (as Gusto's examples send it) or form-encoded (as OAuth libraries do)."""
+    import json
+
+    text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    if "json" in content_type:
+        body = json.loads(text)
+        if not isinstance(body, dict):
+            raise ValueError("not an object")
+        return {k: str(v) for k, v in body.items()}
+    return {k: v[0] for k, v in parse_qs(text).items()}
+
+
 def _version(doc: dict[str, Any]) -> str:
     return hashlib.md5(repr(sorted(doc.items())).encode(), usedforsecurity=False).hexdigest()
 
@@ -44,19 +62,69 @@ def create_app(
     faults: FaultConfig | None = None,
     state_path: Path | None = None,
     per_minute_limit: int = 200,
+    *,
+    oauth_client: tuple[str, str, str] | None = None,
+    access_token_ttl: int = 7200,
 ) -> Sandbox:
+    """`oauth_client`: (client_id, client_secret, first refresh token) of an app connected to the company."""
     store = SandboxStore(state_path or ":memory:")
     faults = faults or FaultConfig()
     app = FastAPI(title="Gusto sandbox")
+    if oauth_client is not None and store.get("oauth", "refresh") is None:
+        store.put("oauth", "refresh", {"valid": [oauth_client[2]]})
 
     def err(status: int, message: str, key: str = "base", category: str | None = None) -> ExactJSONResponse:
         return ExactJSONResponse(error_body(status, message, key, category), status_code=status)
 
+    @app.post("/oauth/token")
+    async def oauth_token(request: Request) -> ExactJSONResponse:
+        """Exchange a refresh token (JSON or form body) for a new access token and refresh token."""
+        raw = await request.body()
+        try:
+            form: Any = read_body(raw, request.headers.get("content-type", ""))
+        except ValueError:
+            return ExactJSONResponse({"error": "invalid_request"}, status_code=400)
+        if oauth_client is None or form.get("client_id") != oauth_client[0] or \
+                form.get("client_secret") != oauth_client[1]:
+            return ExactJSONResponse({"error": "invalid_client", "error_description": "Client authentication "
+                                      "failed due to unknown client."}, status_code=401)
+        if form.get("grant_type") != "refresh_token":
+            return ExactJSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        state = store.get("oauth", "refresh") or {"valid": []}
+        used = form.get("refresh_token")
+        if used not in state["valid"]:
+            return ExactJSONResponse({"error": "invalid_grant", "error_description": "The provided authorization "
+                                      "grant is invalid, expired, revoked, or was issued to another client."},
+                                     status_code=400)
+        access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        store.put("oauth", "refresh", {"valid": [*state["valid"], refresh]})
+        store.put("oauth_access", access, {"expires_at": time.time() + access_token_ttl, "revokes": used})
+        return ExactJSONResponse({"access_token": access, "token_type": "bearer", "expires_in": access_token_ttl,
+                                  "refresh_token": refresh, "created_at": int(time.time())})
+
+    def authorised(header: str) -> bool:
+        if header == f"Bearer {token}":
+            return True
+        grant = store.get("oauth_access", header.removeprefix("Bearer ")) if header.startswith("Bearer ") else None
+        if grant is None or grant["expires_at"] < time.time():
+            return False
+        if grant.get("revokes"):  # first use of a new access token revokes the refresh token that bought it
+            state = store.get("oauth", "refresh") or {"valid": []}
+            store.put("oauth", "refresh", {"valid": [t for t in state["valid"] if t != grant["revokes"]]})
+            store.put("oauth_access", header.removeprefix("Bearer "), {**grant, "revokes": None})
+        return True
+
+    @app.post("/_sandbox/expire-access-tokens")
+    async def expire_tokens() -> ExactJSONResponse:
+        for doc_id in store.ids("oauth_access"):
+            store.put("oauth_access", doc_id, {**(store.get("oauth_access", doc_id) or {}), "expires_at": 0})
+        return ExactJSONResponse({"expired": True})
+
     @app.middleware("http")
     async def require_token(request: Request, call_next):  # type: ignore[no-untyped-def]
-        if request.url.path.startswith("/_sandbox"):
+        if request.url.path.startswith(("/_sandbox", "/oauth/")):
             return await call_next(request)
-        if request.headers.get("authorization") != f"Bearer {token}":
+        if not authorised(request.headers.get("authorization", "")):
             return err(401, "The access token is invalid or has expired")
         return await call_next(request)
 
@@ -160,7 +228,24 @@ def create_app(
         return ExactJSONResponse(doc)
 
     @app.get("/v1/companies/{company}/employees")
-    async def list_employees(company: str) -> ExactJSONResponse:
-        return ExactJSONResponse(store.all("employees"))
+    async def list_employees(company: str, page: int = 1, per: int = 25, terminated: bool | None = None,
+                             search_term: str | None = None) -> ExactJSONResponse:
+        """The company's employees: `search_term` matches names and email, `terminated` filters, page/per."""
+        if company != company_uuid:
+            return err(404, f"Company {company} not found")
+        rows = [d for d in store.all("employees") if d.get("company_uuid", company) == company
+                and (terminated is None or bool(d.get("terminated")) == terminated)
+                and (not search_term or search_term.lower() in " ".join(
+                    str(d.get(f) or "") for f in ("first_name", "last_name", "email")).lower())]
+        per = max(1, min(per, 100))
+        chunk = rows[(max(page, 1) - 1) * per: max(page, 1) * per]
+        return ExactJSONResponse(chunk, headers={"X-Total-Count": str(len(rows)),
+                                                 "X-Total-Pages": str(max(1, -(-len(rows) // per)))})
 
-    return build_sandbox("gusto", app, store, faults, error_body, RateWindow(per_minute_limit, 60.0))
+    @app.get("/v1/employees/{employee_uuid}")
+    async def get_employee(employee_uuid: str) -> ExactJSONResponse:
+        doc = store.get("employees", employee_uuid)
+        return ExactJSONResponse(doc) if doc else err(404, f"Employee {employee_uuid} not found")
+
+    return build_sandbox("gusto", app, store, faults, error_body, RateWindow(per_minute_limit, 60.0),
+                         exempt=("/oauth/",))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import hashlib
 import json
 import os
 import threading
@@ -120,10 +121,19 @@ class OAuth2RefreshToken:
         self.default_expires_in = default_expires_in
         self.refresh_count = 0
 
+    def _seed(self) -> str | None:
+        """A fingerprint of the configured refresh token (never the token itself), stored beside the rotated
+        tokens: when an operator configures a different one (the app was reconnected), it wins."""
+        if self.initial_refresh_token is None:
+            return None
+        return hashlib.sha256(self.initial_refresh_token.get_secret_value().encode()).hexdigest()[:16]
+
     def _current(self) -> TokenSet | None:
         tokens = self.store.load()
-        if tokens is None and self.initial_refresh_token is not None:
-            tokens = TokenSet("", self.initial_refresh_token.get_secret_value(), 0.0)
+        seed = self._seed()
+        reconnected = tokens is not None and seed is not None and tokens.extra.get("seed", seed) != seed
+        if (tokens is None or reconnected) and self.initial_refresh_token is not None:
+            tokens = TokenSet("", self.initial_refresh_token.get_secret_value(), 0.0, {"seed": seed or ""})
         return tokens
 
     def tokens(self) -> TokenSet:
@@ -162,11 +172,14 @@ class OAuth2RefreshToken:
             else:
                 form |= {"client_id": self.client_id, "client_secret": self.client_secret.get_secret_value()}
             body = _post_token(self.token_url, form, headers, self._transport)
+            kept = {k: str(body[k]) for k in self.keep if body.get(k)} or \
+                {k: v for k, v in tokens.extra.items() if k != "seed"}
+            seed = self._seed()
             self.store.save(TokenSet(
                 access_token=body["access_token"],
                 refresh_token=body.get("refresh_token") or tokens.refresh_token,
                 expires_at=time.time() + float(body.get("expires_in") or self.default_expires_in),
-                extra={k: str(body[k]) for k in self.keep if body.get(k)} or tokens.extra,
+                extra=kept | ({"seed": seed} if seed else {}),
             ))
             self.refresh_count += 1
 
