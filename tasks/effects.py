@@ -218,13 +218,15 @@ def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None
 
 
 def _send_invoice(rt: Runtime, job_id: str, invoice_id: str | None, draft: InvoiceDraft) -> str:
-    """Email the invoice once — its own ledgered effect after creation. The lookup asks the vendor whether
-    it already went out (a lost answer, a person who sent it by hand) before sending."""
+    """Email the invoice once — its own ledgered effect after creation. Before sending, the invoice is read
+    (the send needs it anyway) and not sent again if it already went out: a lost answer, a person who sent it
+    by hand, or sending switched on after the invoice was made."""
     acc = rt.accounting
     to = draft.customer.email
     if not to:
         return "not sent: the customer has no email address"
     key = f"{acc.system}:invoice-send:{job_id}"
+    already = {"sent": False}
 
     def current() -> VendorRecord | None:
         return acc.find_invoice(draft.doc_number)
@@ -237,11 +239,19 @@ def _send_invoice(rt: Runtime, job_id: str, invoice_id: str | None, draft: Invoi
         invoice = existing or current()
         if invoice is None:
             raise DataError(acc.system, f"invoice {draft.doc_number} ({invoice_id}) is not at the vendor to send")
+        if acc.invoice_sent(invoice):
+            already["sent"] = True
+            return invoice
         return acc.send_invoice(invoice, to, rt.ledger.attempt_key(key))
 
     outcome = rt.ledger.run(key, system=acc.system, kind="invoice_send", job_id=job_id, payload={"to": to},
-                            lookup=lookup, write=write, summarize=lambda r: {"sent_to": to})
-    return f"sent to {to}" if outcome.written else f"sent to {outcome.summary.get('sent_to', to)} earlier"
+                            lookup=lookup, write=write,
+                            summarize=lambda r: {"sent_to": to, "already_sent": already["sent"]})
+    if outcome.written and not already["sent"]:
+        return f"sent to {to}"
+    if outcome.written:
+        return "already sent from the accounting system: not sent again"
+    return f"sent to {outcome.summary.get('sent_to', to)} earlier"
 
 
 class InvoiceNeedsReview(DataError):

@@ -183,6 +183,22 @@ def test_changed_lines_after_the_invoice_was_paid_or_sent_need_review(world, how
     assert world.state("quickbooks", "Invoice") == before  # nothing changed at the vendor
 
 
+def test_an_invoice_someone_already_sent_is_not_sent_again(world, monkeypatch) -> None:
+    """Sending switched on after the invoice was made, and a person had emailed it from QuickBooks meanwhile:
+    the customer gets no second email (the send reads the invoice first — it needs it anyway)."""
+    monkeypatch.setattr(world.runtime.settings, "send_invoices", False)
+    made = job_closed("J1001")["accounting"]
+    qbo = world.runtime.accounting
+    qbo.http.request("POST", f"/v3/company/{qbo.realm_id}/invoice/{made['invoice_id']}/send",
+                     params={"requestid": "by-hand", "sendTo": "ap@customer.example"},
+                     idempotent=True)  # a person sent it by hand
+    monkeypatch.setattr(world.runtime.settings, "send_invoices", True)
+    result = effects.create_invoice("J1001")
+    assert result["sent"] == "already sent from the accounting system: not sent again" and result["sent_to"] is None
+    assert len(world.state("quickbooks", "outbox")) == 1
+    assert effects.create_invoice("J1001")["sent"].endswith("earlier")  # and the ledger remembers it
+
+
 def test_a_vendor_rejection_fixed_by_the_user_is_released_by_a_rerun(world) -> None:
     """Each ledger attempt uses its own requestid: QuickBooks replays the first answer to a repeated one,
     so reusing it would return the old rejection forever."""
