@@ -8,13 +8,14 @@ non-empty secrets replace the environment's.
 
 from __future__ import annotations
 
+from abc import ABC
 from typing import Any, ClassVar
 
 from prefect.blocks.core import Block
 
 
-class VendorCredentials(Block):
-    """Base of every vendor's credentials block."""
+class VendorCredentials(Block, ABC):
+    """Base of every vendor's credentials block (an interface: Prefect does not register it as a type)."""
 
     _plugin_name: ClassVar[str]
 

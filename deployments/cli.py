@@ -54,8 +54,9 @@ def demo(
 @app.command()
 def sandbox(
     system: Annotated[str, typer.Argument(help="An installed connector with a sandbox (`fieldbridge connectors`), "
-                                        "or 'all': the configured CRM, accounting and payroll systems.")],
-    port: Annotated[int, typer.Option(help="Port (with 'all': CRM on N, accounting N+1, payroll N+2).")] = 8701,
+                                        "or 'all': the configured CRM, payroll, accounting and events systems.")],
+    port: Annotated[int | None, typer.Option(help="Port. Default: the port of the connector's configured "
+                                             "loopback base URL (8701 if it has none).")] = None,
     error_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of requests answered 500/503.")] = 0.0,
     latency_ms: Annotated[int, typer.Option(min=0, help="Added latency per request.")] = 0,
     drop_after_commit_rate: Annotated[float, typer.Option(min=0, max=1,
@@ -63,7 +64,8 @@ def sandbox(
     burst_429_rate: Annotated[float, typer.Option(min=0, max=1, help="Chance a request starts a 429 burst.")] = 0.0,
     state_dir: Annotated[Path | None, typer.Option(help="Persist sandbox state here (default: memory).")] = None,
 ) -> None:
-    """Run vendor sandboxes in the foreground, with fault knobs."""
+    """Run vendor sandboxes in the foreground, with fault knobs. Each listens where its connector's settings
+    point, so `fieldbridge sandbox all` is what the configured connectors expect to find."""
     import time
 
     from connectors.emulator import FaultConfig, SandboxServer
@@ -71,19 +73,29 @@ def sandbox(
     from models.settings import FieldbridgeSettings
 
     available = sandboxes.with_sandboxes()
-    systems = [p.name for p in sandboxes.configured(FieldbridgeSettings()).values()] if system == "all" else [system]
-    if any(s not in available for s in systems):
+    if system == "all":
+        chosen = [p.name for p in sandboxes.configured(FieldbridgeSettings()).values()]
+        for name in [n for n in chosen if n not in available]:
+            typer.echo(f"note: {name} ships no sandbox; point it at the real system or at your own emulator")
+        systems = [n for n in chosen if n in available]
+        if port is not None and len(systems) > 1:
+            typer.echo("error: --port applies to one sandbox; with 'all' each uses its configured port", err=True)
+            raise typer.Exit(2)
+    elif system in available:
+        systems = [system]
+    else:
         typer.echo(f"error: unknown sandbox {system!r}; choose {', '.join(available)} or all", err=True)
         raise typer.Exit(2)
     faults = FaultConfig(error_rate=error_rate, latency_ms=latency_ms, drop_after_commit_rate=drop_after_commit_rate,
                          burst_429_rate=burst_429_rate)
     servers = []
-    for offset, name in enumerate(systems):
+    for name in systems:
         box = sandboxes.build(name, faults, state_dir)
+        listen = port or sandboxes.configured_port(name) or 8701
         try:
-            servers.append(SandboxServer(box.asgi(), port=port + offset).start())
+            servers.append(SandboxServer(box.asgi(), port=listen).start())
         except RuntimeError as exc:
-            typer.echo(f"error: {exc} (is port {port + offset} in use?)", err=True)
+            typer.echo(f"error: {exc} (is port {listen} in use?)", err=True)
             raise typer.Exit(1) from exc
         typer.echo(f"{name} sandbox listening on {servers[-1].url}")
     typer.echo("Ctrl-C to stop.")
@@ -102,10 +114,14 @@ def connectors_command() -> None:
     from models.settings import FieldbridgeSettings
 
     settings = FieldbridgeSettings()
-    chosen = {settings.crm_system: "crm", settings.payroll_system: "payroll", settings.accounting_system: "accounting"}
+    chosen: dict[str, list[str]] = {}
+    for role, name in (("crm", settings.crm_system), ("payroll", settings.payroll_system),
+                       ("accounting", settings.accounting_system), ("events", settings.events_system)):
+        if name:
+            chosen.setdefault(name, []).append(role)
     for name, plugin in sorted(plugins().items()):
-        role = chosen.get(name)
-        mark = f"  ← configured as {role}" if role else ""
+        roles = chosen.get(name)
+        mark = f"  ← configured as {' and '.join(roles)}" if roles else ""
         sandbox = "sandbox" if plugin.sandbox is not None else "no sandbox"
         typer.echo(f"{name:<12} {plugin.title:<22} {', '.join(sorted(plugin.roles)):<22} {sandbox}{mark}")
 

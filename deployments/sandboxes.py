@@ -22,14 +22,21 @@ from connectors.registry import get_plugin, plugins
 from deployments.demo_data import DemoCompany
 from models.settings import FieldbridgeSettings
 
-ROLES: tuple[Role, ...] = ("crm", "accounting", "payroll", "events")  # the order sandboxes take ports in
-
 
 def configured(settings: FieldbridgeSettings) -> dict[Role, ConnectorPlugin]:
     """The plugin playing each role under these settings (custom systems' events only when configured)."""
     names: dict[Role, str | None] = {"crm": settings.crm_system, "payroll": settings.payroll_system,
                                      "accounting": settings.accounting_system, "events": settings.events_system}
     return {role: get_plugin(name, role) for role, name in names.items() if name}
+
+
+def configured_port(system: str) -> int | None:
+    """The port a connector's settings expect its sandbox on (its loopback base URL), if they say."""
+    from urllib.parse import urlsplit
+
+    settings = get_plugin(system).load_settings()
+    url = urlsplit(str(getattr(settings, "base_url", "") or ""))
+    return url.port if url.hostname in ("127.0.0.1", "localhost", "::1") else None
 
 
 def with_sandboxes() -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -21,9 +22,11 @@ def test_hours_is_reachable_from_the_main_cli() -> None:
 
 
 def test_unknown_sandbox_is_a_clear_error() -> None:
-    result = runner.invoke(app, ["sandbox", "salesforce"])
+    result = runner.invoke(app, ["sandbox", "sage"])
     assert result.exit_code == 2
-    assert "unknown sandbox 'salesforce'" in result.output
+    assert "unknown sandbox 'sage'" in result.output and "salesforce" in result.output  # and the choices
+    both = runner.invoke(app, ["sandbox", "all", "--port", "9000"])
+    assert both.exit_code == 2 and "each uses its configured port" in both.output
 
 
 def test_help_lists_every_command() -> None:
@@ -53,9 +56,11 @@ def test_sandbox_all_starts_each_vendor_and_says_where(tmp_path) -> None:
 
     from connectors.emulator import free_port
 
-    port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "fieldbridge"), "sandbox", "all", "--port", str(port),
-                             "--error-rate", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ports = {name: free_port() for name in ("hubspot", "gusto", "quickbooks")}
+    env = {**os.environ, **{f"FIELDBRIDGE_{name.upper()}_BASE_URL": f"http://127.0.0.1:{port}"
+                            for name, port in ports.items()}}
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "fieldbridge"), "sandbox", "all", "--error-rate", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         lines = []
         deadline = time.monotonic() + 60
@@ -63,11 +68,11 @@ def test_sandbox_all_starts_each_vendor_and_says_where(tmp_path) -> None:
             line = proc.stdout.readline()
             if "listening on" in line:
                 lines.append(line.strip())
-        assert [line.split()[0] for line in lines] == ["hubspot", "quickbooks", "gusto"], proc.stderr.read()
-        urls = [line.rsplit(" ", 1)[1] for line in lines]
-        assert urls == [f"http://127.0.0.1:{port + n}" for n in range(3)]
-        assert httpx.get(f"{urls[0]}/crm/v3/objects/tickets").status_code == 401  # auth is enforced
-        assert httpx.get(f"{urls[2]}/_sandbox/stats").status_code == 200
+        listening = {line.split()[0]: line.rsplit(" ", 1)[1] for line in lines}
+        # each sandbox listens where its connector's settings point, whatever the role order
+        assert listening == {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}, proc.stderr.read()
+        assert httpx.get(f"{listening['hubspot']}/crm/v3/objects/tickets").status_code == 401  # auth is enforced
+        assert httpx.get(f"{listening['gusto']}/_sandbox/stats").status_code == 200
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -182,6 +182,12 @@ def test_the_daily_quota_stops_cleanly_before_and_at_the_limit(sf: SfSandbox) ->
         crm.find_case("J1")
     assert sf.stats()["requests"] == before  # stopped before sending anything
 
+    sf.admin("/_sandbox/daily-usage", {"used": 100})  # the rolling 24-hour window moved on
+    crm.budget.quota_recheck_seconds = 0.0  # …and the recheck interval (15 min) has passed
+    assert crm.find_case("J1") is not None  # a long-running worker picks up again without a restart
+    crm.budget.quota_recheck_seconds = 900.0
+    assert crm.find_case("J1") is not None  # the fresh usage (101/15000) was read from the answer
+
     quota_free = sf.client()  # a client whose budget has not seen the header yet hits the wall
     quota_free.budget._quota = None
     sf.admin("/_sandbox/daily-usage", {"used": 15000})
@@ -224,3 +230,18 @@ def test_malformed_requests_get_salesforce_errors_not_500(sf: SfSandbox) -> None
             answer = http.request(method, api + path, content=body, headers={"Content-Type": "application/json"})
             assert 400 <= answer.status_code < 500, (method, path, answer.status_code)
             assert isinstance(answer.json(), list) and answer.json()[0]["errorCode"]
+
+
+@pytest.mark.parametrize(("base_url", "audience"), [
+    ("https://login.salesforce.com", "https://login.salesforce.com"),
+    ("https://acme.my.salesforce.com", "https://login.salesforce.com"),
+    ("https://test.salesforce.com", "https://test.salesforce.com"),
+    ("https://acme--uat.sandbox.my.salesforce.com", "https://test.salesforce.com"),
+    ("http://127.0.0.1:8704/", "http://127.0.0.1:8704"),
+])
+def test_the_jwt_audience_follows_the_kind_of_org(base_url: str, audience: str) -> None:
+    from connectors.salesforce.settings import SalesforceSettings
+
+    assert SalesforceSettings(base_url=base_url).jwt_audience_url() == audience
+    assert SalesforceSettings(base_url=base_url, jwt_audience="https://x.example").jwt_audience_url() == \
+        "https://x.example"

@@ -56,6 +56,30 @@ def test_a_lost_answer_is_retried_with_the_same_event_id(receiver) -> None:
     assert stored["deliveries"] == 2  # the receiver saw it twice and kept one
 
 
+def test_every_attempt_is_signed_afresh(monkeypatch) -> None:
+    """A retry after a long Retry-After must not carry the first attempt's timestamp: the receiver would
+    refuse it as stale (5-minute tolerance) and the event would fail for good."""
+    real_sign, calls = signing.sign, []
+
+    def sign_at_attempt_time(body: bytes, secrets, timestamp=None) -> str:  # the second goes out 400 s later
+        calls.append(body)
+        return real_sign(body, secrets, 1_800_000_000 + 400 * (len(calls) - 1))
+
+    monkeypatch.setattr(signing, "sign", sign_at_attempt_time)
+    seen: list[int] = []
+
+    class Recording(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            seen.append(signing.parse(request.headers[signing.HEADER])[0])
+            if len(seen) == 1:
+                return httpx.Response(429, headers={"Retry-After": "0"}, json={"error": "slow down"})
+            return httpx.Response(202, json={"received": True})
+
+    WebhookOut(["https://receiver.example/events"], [SECRET], policy=POLICY, transport=Recording()).deliver(
+        "https://receiver.example/events", EVENT)
+    assert seen == [1_800_000_000, 1_800_000_400] and calls[0] == calls[1]  # same body, fresh signature
+
+
 def test_a_receiver_refusing_the_signature_is_a_config_error(receiver) -> None:
     server, _ = receiver
     with pytest.raises(ConfigError) as err:

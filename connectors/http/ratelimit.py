@@ -24,6 +24,8 @@ class RateBudget:
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     _slots: threading.BoundedSemaphore = field(init=False)
     _quota: tuple[int, int, int, str] | None = field(init=False, default=None)  # used, limit, reserve, who
+    _quota_at: float = field(init=False, default=0.0)
+    quota_recheck_seconds: float = 900.0  # a spent quota is believed this long, then one request asks again
 
     def __post_init__(self) -> None:
         self._tokens = float(self.rate)
@@ -44,17 +46,20 @@ class RateBudget:
         """A vendor's long-period quota as it reports it (Salesforce `Sforce-Limit-Info: api-usage=18/15000`)."""
         with self._lock:
             self._quota = (used, limit, reserve, system)
+            self._quota_at = time.monotonic()
 
     def acquire(self) -> None:
         """Block until a request may be sent, then hold one concurrency slot. A long-period quota used up
         to its reserve stops at once: waiting seconds cannot bring back a daily allowance."""
         quota = self._quota
+        if quota is not None and time.monotonic() - self._quota_at > self.quota_recheck_seconds:
+            quota = None  # the window rolls (Salesforce counts the last 24 h): let a request see the usage now
         if quota is not None and quota[1] - quota[0] <= quota[2]:
             from connectors.contract.errors import QuotaExhausted
 
             used, limit, reserve, system = quota
             raise QuotaExhausted(system, f"daily API quota at {used}/{limit} (keeping {reserve} in reserve): "
-                                 "stopping until it resets; nothing more is sent")
+                                 f"nothing more is sent; asking again in {self.quota_recheck_seconds / 60:.0f} min")
         while True:
             with self._lock:
                 wait = self._wait_time()

@@ -21,7 +21,8 @@ def _connect(ctx: ConnectContext) -> Any:
     return QuickBooksAccounting(
         s.base_url, s.realm_id, token_url=s.token_url, client_id=s.client_id, client_secret=s.client_secret,
         token_store=ctx.token_store(f"quickbooks:{s.realm_id}"), initial_refresh_token=s.refresh_token,
-        policy=RetryPolicy(max_attempts=ctx.max_attempts), timeout=ctx.timeout_seconds, transport=ctx.transport,
+        income_account=s.income_account_id, policy=RetryPolicy(max_attempts=ctx.max_attempts),
+        timeout=ctx.timeout_seconds, transport=ctx.transport,
     )
 
 

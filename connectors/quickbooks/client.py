@@ -39,11 +39,13 @@ class QuickBooksAccounting:
         client_secret: SecretStr,
         token_store: TokenStore,
         initial_refresh_token: SecretStr | None = None,
+        income_account: str = "1",
         policy: RetryPolicy | None = None,
         timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.realm_id = realm_id
+        self.income_account = income_account
         self.auth = OAuth2RefreshToken(
             token_url, client_id, client_secret, token_store, initial_refresh_token, transport
         )
@@ -200,7 +202,8 @@ class QuickBooksAccounting:
         return mapping.entity_record(rows[0]) if rows else None
 
     def create_item(self, code: str, name: str, unit_price: Decimal, idempotency_key: str) -> VendorRecord:
-        body = self._post("item", mapping.item_body(code, name, unit_price), mapping.request_id(idempotency_key))
+        body = self._post("item", mapping.item_body(code, name, unit_price, self.income_account),
+                          mapping.request_id(idempotency_key))
         return mapping.entity_record(body["Item"])
 
     def close(self) -> None:

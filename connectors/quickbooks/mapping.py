@@ -99,9 +99,10 @@ def customer_body(customer: BillingCustomer) -> dict[str, Any]:
     return body
 
 
-def item_body(code: str, name: str, unit_price: Decimal) -> dict[str, Any]:
+def item_body(code: str, name: str, unit_price: Decimal, income_account: str) -> dict[str, Any]:
+    """A service item; its sales post to the company's income account (an Account Id of type Income)."""
     return {"Name": code, "Description": name, "Sku": code, "Type": "Service", "UnitPrice": unit_price,
-            "IncomeAccountRef": {"value": "1"}}
+            "IncomeAccountRef": {"value": income_account}}
 
 
 def invoice_record(inv: dict[str, Any]) -> VendorRecord:

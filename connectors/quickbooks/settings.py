@@ -19,6 +19,7 @@ class QuickBooksSettings(VendorSettings):
     client_id: str = "sandbox-client"
     client_secret: SecretStr = SecretStr("sandbox-secret")
     refresh_token: SecretStr = SecretStr("RT1-sandbox-initial")  # the first one; rotated copies live in the DB
+    income_account_id: str = "1"  # the Income account new service items post to (Chart of Accounts → Id)
 
     @model_validator(mode="after")
     def _derive_token_url(self) -> QuickBooksSettings:

@@ -23,8 +23,7 @@ def _connect(ctx: ConnectContext) -> Any:
     if s.auth_flow == "jwt":
         if s.private_key is None:
             raise ConfigError("salesforce", "FIELDBRIDGE_SALESFORCE_PRIVATE_KEY is needed for the JWT bearer flow")
-        audience = "https://test.salesforce.com" if "test.salesforce.com" in s.base_url else \
-            "https://login.salesforce.com" if s.base_url.startswith("https://") else s.base_url
+        audience = s.jwt_audience_url()
         auth = JwtBearer(s.token_url, s.client_id, s.username, s.private_key, audience, store, ctx.transport,
                          keep=("instance_url",))
     else:

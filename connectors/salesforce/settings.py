@@ -26,6 +26,18 @@ class SalesforceSettings(VendorSettings):
     resolution_field: str = "Resolution__c"  # a custom Case field for the technician's resolution
     closed_status: str = "Closed"
     daily_reserve: int = 200  # stop when the org's daily API quota is this close to its limit
+    jwt_audience: str | None = None  # the JWT `aud`; derived from base_url when unset
+
+    def jwt_audience_url(self) -> str:
+        """Salesforce wants `https://login.salesforce.com` for production orgs and `https://test.salesforce.com`
+        for sandbox orgs (also behind a My Domain such as `acme--uat.sandbox.my.salesforce.com`); an emulator
+        on loopback takes its own URL."""
+        if self.jwt_audience:
+            return self.jwt_audience
+        host = self.base_url.split("://", 1)[-1].split("/", 1)[0].lower()
+        if host == "test.salesforce.com" or host.endswith(".sandbox.my.salesforce.com"):
+            return "https://test.salesforce.com"
+        return "https://login.salesforce.com" if self.base_url.startswith("https://") else self.base_url.rstrip("/")
 
     @property
     def token_url(self) -> str:

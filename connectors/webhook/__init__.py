@@ -33,8 +33,14 @@ def _sandbox_env(url: str, settings: VendorSettings) -> dict[str, str]:
             "FIELDBRIDGE_WEBHOOK_SECRETS": settings.secrets.get_secret_value() or "whsec_sandbox_events"}
 
 
+def _credentials() -> type:
+    from connectors.webhook.credentials import WebhookCredentials
+
+    return WebhookCredentials
+
+
 plugin = ConnectorPlugin(
     name="webhook", title="Signed webhooks", roles=frozenset({"events"}), settings=WebhookSettings,
-    connect=_connect, secret_fields=("secrets",), sandbox=_sandbox, sandbox_env=_sandbox_env,
+    connect=_connect, secret_fields=("secrets",), credentials=_credentials, sandbox=_sandbox, sandbox_env=_sandbox_env,
     docs="docs/connectors.md#signed-webhooks-out",
 )
