@@ -128,3 +128,81 @@ def test_throttling_is_waited_out(bamboo: BambooBox) -> None:
     bamboo.faults(burst_429_rate=0.0)
     bamboo.admin("/_sandbox/faults", {"burst": 2, "retry_after_seconds": 0.05})
     assert bamboo.client().find_timesheet(_day()) is None  # after two 429s with Retry-After
+
+
+# -- the published reference (BambooHR's OpenAPI spec, specs/public.yaml in BambooHR/bhr-api-python) -------------
+
+
+def _get(bamboo: BambooBox, path: str, **params: str) -> httpx.Response:
+    return httpx.get(f"{bamboo.url}{path}", params=params, auth=(KEY, "x"), headers={"Accept": "application/json"})
+
+
+def _post(bamboo: BambooBox, path: str, body: object, key: str = KEY) -> httpx.Response:
+    return httpx.post(f"{bamboo.url}{path}", json=body, auth=(key, "x"), headers={"Accept": "application/json"})
+
+
+def test_time_off_answers_have_the_documented_types(bamboo: BambooBox) -> None:
+    bamboo.admin("/_sandbox/time-off", {"employeeId": 112, "start": "2026-12-01", "end": "2026-12-02",
+                                        "amount": 2, "note": "Family trip"})
+    [request] = _get(bamboo, "/api/v1/time_off/requests", start="2026-12-01", end="2026-12-31").json()
+    assert isinstance(request["id"], int) and request["employeeId"] == 112
+    assert isinstance(request["type"]["id"], int) and {"name", "icon"} <= request["type"].keys()
+    assert request["amount"] == {"unit": "days", "amount": 2}
+    assert {"lastChanged", "lastChangedByUserId", "status"} == request["status"].keys()
+    assert set(request["actions"]) == {"view", "edit", "cancel", "approve", "deny", "bypass"}
+    assert request["dates"] == {"2026-12-01": 1, "2026-12-02": 1} and request["notes"]["employee"] == "Family trip"
+    no_notes = _get(bamboo, "/api/v1/time_off/requests", start="2026-12-01", end="2026-12-31", excludeNote="true")
+    assert "notes" not in no_notes.json()[0]
+    by_type = _get(bamboo, "/api/v1/time_off/requests", start="2026-12-01", end="2026-12-31", type="999")
+    assert by_type.json() == []
+    [out] = _get(bamboo, "/api/v1/time_off/whos_out", start="2026-12-01", end="2026-12-05").json()
+    assert out == {"id": request["id"], "type": "timeOff", "employeeId": 112, "name": "", "start": "2026-12-01",
+                   "end": "2026-12-02"}
+    bad = _get(bamboo, "/api/v1/time_off/whos_out", start="December")
+    assert bad.status_code == 400 and bad.headers["X-BambooHR-Error-Message"]
+
+
+def test_hour_entries_take_numbers_and_answer_the_documented_shape(bamboo: BambooBox) -> None:
+    made = _post(bamboo, "/api/v1/time_tracking/hour_entries/store",
+                 {"hours": [{"employeeId": 112, "date": "2026-11-24", "hours": 2.5, "note": "x"}]})
+    assert made.status_code == 201
+    [entry] = made.json()
+    assert {"id", "employeeId", "type", "date", "start", "end", "timezone", "hours", "note", "projectInfo",
+            "breakInfo"} <= entry.keys()
+    assert isinstance(entry["id"], int) and entry["hours"] == 2.5 and entry["type"] == "hour"
+    for wrong in ({"hours": "2.5"}, {"hours": True}, {"employeeId": "112"}, {"id": str(entry["id"])},
+                  {"projectId": "p1"}):
+        refused = _post(bamboo, "/api/v1/time_tracking/hour_entries/store",
+                        {"hours": [{"employeeId": 112, "date": "2026-11-24", "hours": 1, **wrong}]})
+        assert refused.status_code == 400 and refused.headers["content-type"] == "application/problem+json", wrong
+        assert set(refused.json()) == {"type", "title", "status", "detail", "instance", "code", "fields"}
+    assert _post(bamboo, "/api/v1/time_tracking/hour_entries/delete", {"hourEntryIds": []}).status_code == 400
+    assert _post(bamboo, "/api/v1/time_tracking/hour_entries/delete", {"hourEntryIds": ["1"]}).status_code == 400
+    assert _post(bamboo, "/api/v1/time_tracking/hour_entries/delete",
+                 {"hourEntryIds": [entry["id"]]}).status_code == 204
+
+
+def test_timesheet_entry_queries_are_checked_as_documented(bamboo: BambooBox) -> None:
+    ok = _get(bamboo, "/api/v1/time_tracking/timesheet_entries", start="2026-11-01", end="2026-11-30",
+              employeeIds="112,113")
+    assert ok.status_code == 200 and ok.json() == []
+    for params in ({"start": "2026-11-01", "end": "2026-11-30", "employeeIds": "112,abc"},
+                   {"start": "2025-01-01", "end": "2026-11-30"}, {"start": "2026-11-30", "end": "2026-11-01"},
+                   {"end": "2026-11-30"}):
+        refused = _get(bamboo, "/api/v1/time_tracking/timesheet_entries", **params)
+        assert refused.status_code == 400 and refused.json()["status"] == 400, params
+    unauthorised = _post(bamboo, "/api/v1/time_tracking/hour_entries/store", {"hours": []}, key="wrong")
+    assert unauthorised.status_code == 401 and unauthorised.json()["title"] == "Unauthorized"
+
+
+def test_the_directory_in_json_and_xml(bamboo: BambooBox) -> None:
+    from xml.etree import ElementTree
+
+    directory = _get(bamboo, "/api/v1/employees/directory").json()
+    assert {"displayName", "firstName", "lastName", "workEmail"} == {f["id"] for f in directory["fields"]}
+    assert all(isinstance(e["id"], str) for e in directory["employees"])  # the one place ids are strings
+    xml = ElementTree.fromstring(httpx.get(f"{bamboo.url}/api/v1/employees/directory", auth=(KEY, "x")).content)
+    assert [f.get("id") for f in xml.find("fieldset")] == [f["id"] for f in directory["fields"]]
+    first = xml.find("employees")[0]
+    assert first.get("id") == directory["employees"][0]["id"]
+    assert first.find("field[@id='firstName']").text == directory["employees"][0]["firstName"]

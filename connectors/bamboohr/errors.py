@@ -24,7 +24,8 @@ def describe(status: int, body: Any, headers: Mapping[str, str] | None = None) -
 
 
 ERRORS: dict[int | str, ErrorRule] = {
-    406: ErrorRule(ResponseAction.FAIL, FailureType.CONFIG, message="a field does not exist in this company"),
+    406: ErrorRule(ResponseAction.FAIL, FailureType.CONFIG,
+                   message="request not acceptable to this company's time tracking (check its setup)"),
     409: ErrorRule(ResponseAction.FAIL, FailureType.DATA, message="conflicts with the employee's timesheet"),
     412: ErrorRule(ResponseAction.FAIL, FailureType.CONFIG, message="the company's time tracking is not set up"),
 }

@@ -1,12 +1,16 @@
 """BambooHR API emulator: API-key Basic auth, the employee directory, time-tracking hour entries
 (store: create or update by id; delete; timesheet entries listing), time-off requests and who's out —
 JSON when asked for it, XML otherwise, as BambooHR does — problem+json errors on time tracking, the
-`X-BambooHR-Error-Message` header elsewhere, and 429 with `Retry-After` when throttled.
+`X-BambooHR-Error-Message` header elsewhere, and 429 with `Retry-After` when throttled (BambooHR's answer
+since its September 2026 change; 503 before). Shapes, types and status codes follow BambooHR's published
+OpenAPI reference (the spec in BambooHR/bhr-api-python, specs/public.yaml, and documentation.bamboohr.com):
+ids and hours are JSON numbers, timesheet ranges span at most 365 days, `employeeIds` is `^\d+(,\d+)*$`.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -51,7 +55,7 @@ def _xml(rows: list[dict[str, Any]], root: str, item: str) -> Response:
     def node(name: str, value: Any) -> str:
         if isinstance(value, dict):
             return f"<{name}>" + "".join(node(k, v) for k, v in value.items()) + f"</{name}>"
-        return f"<{name}>{escape(str(value))}</{name}>"
+        return f"<{name}>{'' if value is None else escape(str(value))}</{name}>"
 
     body = f"<?xml version=\"1.0\"?><{root}>" + "".join(node(item, r) for r in rows) + f"</{root}>"
     return Response(content=body, media_type="application/xml")
@@ -75,6 +79,8 @@ def create_app(api_key: str = "bamboo-sandbox-key", faults: FaultConfig | None =
         except (ValueError, UnicodeDecodeError):
             user = ""
         if user != api_key and auth != expected:
+            if request.url.path.startswith("/api/v1/time_tracking/"):  # the newer endpoints answer problem+json
+                return problem(401, "Unauthorized", "Invalid API key", code="unauthorized")
             return header_error(401, "Invalid API key")
         return await call_next(request)
 
@@ -89,10 +95,18 @@ def create_app(api_key: str = "bamboo-sandbox-key", faults: FaultConfig | None =
         if not employees:
             return header_error(404, "The directory is empty")
         fields = [{"id": "displayName", "type": "text", "name": "Display Name"},
+                  {"id": "firstName", "type": "text", "name": "First Name"},
+                  {"id": "lastName", "type": "text", "name": "Last Name"},
                   {"id": "workEmail", "type": "email", "name": "Work Email"}]
         if wants_json(request):
             return ExactJSONResponse({"fields": fields, "employees": employees})
-        return _xml(employees, "directory", "employee")
+        fieldset = "".join(f'<field id="{f["id"]}" type="{f["type"]}">{escape(f["name"])}</field>' for f in fields)
+        people = "".join(
+            f'<employee id="{e["id"]}">' + "".join(
+                f'<field id="{f["id"]}">{escape(str(e.get(f["id"]) or ""))}</field>' for f in fields) + "</employee>"
+            for e in employees)
+        return Response(content=f'<?xml version="1.0"?><directory><fieldset>{fieldset}</fieldset>'
+                                f"<employees>{people}</employees></directory>", media_type="application/xml")
 
     def entry_out(doc: dict[str, Any]) -> dict[str, Any]:
         return {"id": doc["id"], "employeeId": doc["employeeId"], "type": "hour", "date": doc["date"], "start": None,
@@ -122,12 +136,20 @@ def create_app(api_key: str = "bamboo-sandbox-key", faults: FaultConfig | None =
                     fields["date"] = "is too far in the future"
             except ValueError:
                 fields["date"] = "must be a date, YYYY-MM-DD"
-            try:
-                hours = Decimal(str(entry.get("hours")))
-                if hours <= 0 or hours > 24:
-                    fields["hours"] = "must by > 0 and at most 24"
-            except (InvalidOperation, ValueError):
+            raw_hours = entry.get("hours")
+            if not isinstance(raw_hours, int | float | Decimal) or isinstance(raw_hours, bool):
                 fields["hours"] = "must be a number"
+            else:
+                try:
+                    hours = Decimal(str(raw_hours))
+                    if not hours.is_finite() or hours <= 0 or hours > 24:
+                        fields["hours"] = "must be > 0 and at most 24"
+                except InvalidOperation:
+                    fields["hours"] = "must be a number"
+            for optional in ("projectId", "taskId"):
+                if optional in entry and entry[optional] is not None and (
+                        not isinstance(entry[optional], int) or isinstance(entry[optional], bool)):
+                    fields[optional] = "must be an integer"
             note = entry.get("note")
             if note is not None and (not isinstance(note, str) or len(note) > 1000):
                 fields["note"] = "must be text of at most 1000 characters"
@@ -135,6 +157,9 @@ def create_app(api_key: str = "bamboo-sandbox-key", faults: FaultConfig | None =
                 return problem(400, "Bad Request", f"hours[{n}] is not valid", fields, code="invalid_entry")
             existing = None
             if "id" in entry:
+                if not isinstance(entry["id"], int) or isinstance(entry["id"], bool):
+                    return problem(400, "Bad Request", f"hours[{n}] is not valid", {"id": "must be an integer"},
+                                   code="invalid_entry")
                 existing = store.get("hour_entries", str(entry["id"]))
                 if existing is None:
                     return problem(404, "Not Found", f"Hour entry {entry['id']} was not found",
@@ -154,8 +179,10 @@ def create_app(api_key: str = "bamboo-sandbox-key", faults: FaultConfig | None =
     async def delete_hours(request: Request) -> Response:
         body = await read_json(request)
         ids = body.get("hourEntryIds") if isinstance(body, dict) else None
-        if is_malformed(body) or not isinstance(ids, list) or not all(isinstance(i, int | str) for i in ids):
-            return problem(400, "Bad Request", "The body must be {\"hourEntryIds\": [ids]}", code="invalid_request")
+        if is_malformed(body) or not isinstance(ids, list) or not ids or not all(
+                isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            return problem(400, "Bad Request", "The body must be {\"hourEntryIds\": [one or more integer ids]}",
+                           code="invalid_request")
         for entry_id in ids:
             store.delete("hour_entries", str(entry_id))  # an id already gone is not an error: deleting is idempotent
         return Response(status_code=204)
@@ -168,6 +195,8 @@ def create_app(api_key: str = "bamboo-sandbox-key", faults: FaultConfig | None =
                            {"start": "required", "end": "required"}, code="invalid_range")
         if hi < lo:
             return problem(400, "Bad Request", "end is before start", code="invalid_range")
+        if (hi - lo).days > 365:
+            return problem(400, "Bad Request", "the range may span at most 365 days", code="invalid_range")
         return lo, hi
 
     @app.get("/api/v1/time_tracking/timesheet_entries")
@@ -177,27 +206,38 @@ def create_app(api_key: str = "bamboo-sandbox-key", faults: FaultConfig | None =
         if isinstance(span, Response):
             return span
         lo, hi = span
-        wanted = {int(i) for i in employeeIds.split(",") if i.strip().isdigit()} if employeeIds else None
+        if employeeIds is not None and not re.fullmatch(r"\d+(,\d+)*", employeeIds):
+            return problem(400, "Bad Request", "employeeIds must be comma-separated employee ids",
+                           {"employeeIds": "must match ^\\d+(,\\d+)*$"}, code="invalid_request")
+        wanted = {int(i) for i in employeeIds.split(",")} if employeeIds else None
         rows = [entry_out(d) for d in store.all("hour_entries")
                 if lo.isoformat() <= d["date"] <= hi.isoformat() and (wanted is None or d["employeeId"] in wanted)]
         return ExactJSONResponse(sorted(rows, key=lambda r: (r["date"], r["id"])))
 
     @app.get("/api/v1/time_off/requests")
     async def time_off_requests(request: Request, start: str | None = None, end: str | None = None,
-                                status: str | None = None, employeeId: str | None = None) -> Response:
+                                status: str | None = None, employeeId: str | None = None, id: str | None = None,
+                                type: str | None = None, excludeNote: str | None = None) -> Response:
         span = parse_range(start, end)
         if isinstance(span, Response):
             return header_error(400, "Invalid start or end date")
         lo, hi = span
         rows = [r for r in store.all("time_off") if r["start"] <= hi.isoformat() and r["end"] >= lo.isoformat()
                 and (not status or r["status"]["status"] in status.split(","))
-                and (not employeeId or str(r["employeeId"]) == employeeId)]
+                and (not employeeId or str(r["employeeId"]) == employeeId)
+                and (not id or str(r["id"]) == id)
+                and (not type or str(r["type"]["id"]) in type.split(","))]
+        if excludeNote:
+            rows = [{k: v for k, v in r.items() if k != "notes"} for r in rows]
         return ExactJSONResponse(rows) if wants_json(request) else _xml(rows, "requests", "request")
 
     @app.get("/api/v1/time_off/whos_out")
     async def whos_out(request: Request, start: str | None = None, end: str | None = None) -> Response:
-        lo = date.fromisoformat(start) if start else date.today()
-        hi = date.fromisoformat(end) if end else lo + timedelta(days=14)
+        try:
+            lo = date.fromisoformat(start) if start else date.today()
+            hi = date.fromisoformat(end) if end else lo + timedelta(days=14)
+        except ValueError:
+            return header_error(400, "Invalid start or end date")
         rows = [{"id": r["id"], "type": "timeOff", "employeeId": r["employeeId"], "name": r.get("name", ""),
                  "start": r["start"], "end": r["end"]}
                 for r in store.all("time_off") if r["status"]["status"] == "approved"
@@ -209,13 +249,18 @@ def create_app(api_key: str = "bamboo-sandbox-key", faults: FaultConfig | None =
     async def add_time_off(request: Request) -> ExactJSONResponse:
         """Seed a leave request the way an employee would file one (tests and the demo)."""
         body = await read_json(request) or {}
-        doc = {"id": str(store.next_id("time_off", start=1)), "employeeId": str(body["employeeId"]),
-               "name": body.get("name", ""), "start": body["start"], "end": body["end"],
-               "created": datetime.now().date().isoformat(),
-               "status": {"lastChanged": datetime.now().date().isoformat(), "status": body.get("status", "approved")},
-               "type": {"id": "1", "name": body.get("type", "Vacation")},
-               "amount": {"unit": "days", "amount": str(body.get("amount", "1"))}}
-        store.put("time_off", doc["id"], doc)
+        today = datetime.now().date().isoformat()
+        first, last = date.fromisoformat(body["start"]), date.fromisoformat(body["end"])
+        doc = {"id": store.next_id("time_off", start=1), "employeeId": int(body["employeeId"]),
+               "name": body.get("name", ""), "start": body["start"], "end": body["end"], "created": today,
+               "status": {"lastChanged": today, "lastChangedByUserId": 2369, "status": body.get("status", "approved")},
+               "type": {"id": 78, "name": body.get("type", "Vacation"), "icon": "palm-trees"},
+               "amount": {"unit": "days", "amount": Decimal(str(body.get("amount", "1")))},
+               "actions": {"view": True, "edit": True, "cancel": True, "approve": False, "deny": False,
+                           "bypass": False},
+               "dates": {(first + timedelta(days=n)).isoformat(): 1 for n in range((last - first).days + 1)},
+               "notes": {"employee": body.get("note", ""), "manager": ""}}
+        store.put("time_off", str(doc["id"]), doc)
         return ExactJSONResponse(doc)
 
     return build_sandbox("bamboohr", app, store, faults, error_body, RateWindow(per_second_limit, 1.0))
