@@ -160,3 +160,52 @@ def test_concurrent_deliveries_on_postgres_store_once_and_newest_wins(pg_url: st
     finally:
         server.stop()
         engine.dispose()
+
+
+_REFRESHER = """
+import sys, httpx
+from pydantic import SecretStr
+from connectors.http.auth import OAuth2RefreshToken
+from models.db import make_engine
+from models.token_store import DatabaseTokenStore
+
+db, token_url, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+auth = OAuth2RefreshToken(token_url, "pg-client", SecretStr("pg-secret"),
+                          DatabaseTokenStore(make_engine(db), "quickbooks:pg-realm"), SecretStr("RT-first"))
+for _ in range(rounds):
+    used = auth.tokens().access_token
+    auth.refresh(httpx.Request("GET", "http://x", headers={"Authorization": f"Bearer {used}"}))  # as after a 401
+print(auth.refresh_count)
+"""
+
+
+def test_workers_on_several_hosts_share_one_rotating_refresh_token(pg_url: str, tmp_path) -> None:
+    """Four worker processes (think: four hosts) refresh the same QuickBooks connection over and over. The
+    refresh token rotates strictly — a used one is dead — so two refreshing with the same token would lose
+    the connection. The row lock serialises them: every refresh uses the newest token, none fails, and the
+    database ends holding the one token QuickBooks still accepts."""
+    import subprocess
+    import sys
+
+    from connectors.emulator import SandboxServer
+    from connectors.quickbooks import sandbox as qbo_sandbox
+    from models.token_store import DatabaseTokenStore
+
+    engine = make_engine(pg_url)
+    create_schema(engine)
+    box = qbo_sandbox.create_app("pg-client", "pg-secret", "RT-first", "pg-realm")
+    server = SandboxServer(box.asgi()).start()
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", _REFRESHER, pg_url,
+                                   f"{server.url}/oauth2/v1/tokens/bearer", "8"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        outcomes = [p.communicate(timeout=180) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0, 0], [err[-2000:] for _, err in outcomes]
+        refreshes = sum(int(out.strip().splitlines()[-1]) for out, _ in outcomes)
+        assert 8 <= refreshes <= 32  # a refresh another host just did is adopted, not repeated
+        stored = DatabaseTokenStore(engine, "quickbooks:pg-realm").load()
+        valid = box.store.get("oauth", "refresh")["valid"]
+        assert stored is not None and valid == [stored.refresh_token]  # the one live token is in the database
+    finally:
+        server.stop()
+        engine.dispose()
