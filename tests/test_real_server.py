@@ -80,6 +80,7 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from deployments import demo_data, prefect_server, sandboxes
+    from deployments.demo import company_for
     from models.db import create_schema, make_engine
     from models.settings import FieldbridgeSettings
 
@@ -90,6 +91,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     db_url = f"sqlite:///{home / 'fb.db'}"
     base = {k: v for k, v in os.environ.items() if not k.startswith(("FIELDBRIDGE_", "PREFECT_"))}
     running = sandboxes.start_all(FieldbridgeSettings(home=home))
+    patch = pytest.MonkeyPatch()
+    for key, value in running.env().items():  # this process seeds the sandboxes through the connectors too
+        patch.setenv(key, value)
     env = {**base, **running.env(), "FIELDBRIDGE_HOME": str(home), "FIELDBRIDGE_DATABASE_URL": db_url,
            "PREFECT_API_URL": server.api_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "FIELDBRIDGE_CHECKOUT": str(ROOT), "FIELDBRIDGE_TASK_RETRIES": "1",
@@ -99,7 +103,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                                                                       for k, v in running.env().items()})
     engine = make_engine(db_url)
     create_schema(engine)
-    company = demo_data.generate(jobs=3)
+    company = company_for(settings, jobs=3)  # the customers QuickBooks already holds are linked in the id map
     demo_data.load(company, engine)
     sandboxes.seed(company, settings)
     engine.dispose()
@@ -120,6 +124,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         running.stop()
         server.stop()
         receiver.shutdown()
+        patch.undo()
 
 
 def test_deploy_creates_the_pool_and_every_deployment_of_prefect_yaml(stack: Stack) -> None:
