@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 import pendulum
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 
 from connectors.emulator import (
     ExactJSONResponse,
@@ -76,13 +77,20 @@ def create_app(
     def err(status: int, message: str, key: str = "base", category: str | None = None) -> ExactJSONResponse:
         return ExactJSONResponse(error_body(status, message, key, category), status_code=status)
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> ExactJSONResponse:
+        """A parameter of the wrong type (`page=abc`) gets Gusto's 422 `errors` list, not FastAPI's `detail`."""
+        return ExactJSONResponse({"errors": [{"error_key": str(e["loc"][-1]), "category": "invalid_attribute_value",
+                                              "message": f"{e['loc'][-1]} is not valid"} for e in exc.errors()]},
+                                 status_code=422)
+
     @app.post("/oauth/token")
     async def oauth_token(request: Request) -> ExactJSONResponse:
         """Exchange a refresh token (JSON or form body) for a new access token and refresh token."""
         raw = await request.body()
         try:
             form: Any = read_body(raw, request.headers.get("content-type", ""))
-        except ValueError:
+        except (ValueError, RecursionError):
             return ExactJSONResponse({"error": "invalid_request"}, status_code=400)
         if oauth_client is None or form.get("client_id") != oauth_client[0] or \
                 form.get("client_secret") != oauth_client[1]:
@@ -145,11 +153,16 @@ def create_app(
             except Exception:
                 return None, err(422, f"{body['time_zone']} is not a valid time zone", "time_zone")
         for field in ("shift_started_at", "shift_ended_at"):
-            if body.get(field) is not None:
+            if body.get(field) is not None or (field == "shift_started_at" and field in body):  # start: never null
                 try:
-                    pendulum.parse(body[field])
+                    moment = pendulum.parse(body[field])
                 except Exception:
+                    moment = None
+                if not isinstance(moment, pendulum.DateTime):  # not a date alone, a time alone or a duration
                     return None, err(422, f"{field} must be an ISO 8601 timestamp", field)
+        if not isinstance(body.get("entries") or [], list) or not all(
+                isinstance(e, dict) for e in body.get("entries") or []):
+            return None, err(422, "entries must be a list of objects", "entries")
         entries = []
         for n, entry in enumerate(body.get("entries") or []):
             if entry.get("pay_classification") not in PAY_CLASSIFICATIONS:
@@ -159,13 +172,14 @@ def create_app(
                 hours = Decimal(str(entry.get("hours_worked")))
             except InvalidOperation:
                 hours = Decimal(-1)
-            if hours < 0 or hours > 24:
+            if not hours.is_finite() or hours < 0 or hours > 24:
                 return None, err(422, f"entries[{n}].hours_worked must be between 0 and 24", "hours_worked")
             entries.append({"hours_worked": f"{hours:.3f}", "pay_classification": entry["pay_classification"]})
-        clean = {k: v for k, v in body.items() if k not in {"entries", "version"}}
+        clean = {k: v for k, v in body.items() if k not in {"entries", "version", "uuid", "company_uuid"}}
         if "entries" in body:
             clean["entries"] = entries
-        if "metadata" in body and not all(isinstance(v, str) for v in (body["metadata"] or {}).values()):
+        if "metadata" in body and (not isinstance(body["metadata"] or {}, dict)
+                                   or not all(isinstance(v, str) for v in (body["metadata"] or {}).values())):
             return None, err(422, "metadata values must be strings", "metadata")
         return clean, None
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import pendulum
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 
 from connectors.emulator import (
     ExactJSONResponse,
@@ -120,6 +121,12 @@ def create_app(
     def err(status: int, message: str, category: str | None = None, **extra: Any) -> ExactJSONResponse:
         return ExactJSONResponse(error_body(status, message, category, **extra), status_code=status)
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> ExactJSONResponse:
+        """A parameter of the wrong type (`limit=abc`) gets HubSpot's 400, not FastAPI's 422 `detail` list."""
+        names = sorted({str(e["loc"][-1]) for e in exc.errors()})
+        return err(400, f"Invalid value for {', '.join(names)}", "VALIDATION_ERROR")
+
     @app.middleware("http")
     async def require_token(request: Request, call_next):  # type: ignore[no-untyped-def]
         if request.url.path.startswith("/_sandbox"):
@@ -204,7 +211,13 @@ def create_app(
         if problem is not None:
             return problem
         links: list[dict[str, Any]] = []
-        for assoc in body.get("associations") or []:
+        associations = body.get("associations") or []
+        if not isinstance(associations, list) or not all(
+                isinstance(a, dict) and isinstance(a.get("to", {}), dict) and isinstance(a.get("types", []), list)
+                and all(isinstance(t, dict) for t in a.get("types", [])) for a in associations):
+            return err(400, "associations must be a list of {to: {id}, types: [{associationTypeId}]}",
+                       "VALIDATION_ERROR")
+        for assoc in associations:
             to_id = str(assoc.get("to", {}).get("id"))
             type_ids = [t.get("associationTypeId") for t in assoc.get("types", [])]
             if object_type == "notes" and NOTE_TO_TICKET in type_ids:
@@ -252,11 +265,18 @@ def create_app(
             start = int(body.get("after") or 0)
         except (TypeError, ValueError):
             return err(400, "limit and after must be numbers", "VALIDATION_ERROR")
-        problem = next((f for g in groups for f in g.get("filters", [])
-                        if not isinstance(f, dict) or f.get("operator") not in SEARCH_OPERATORS
-                        or not isinstance(f.get("propertyName"), str)), None)
-        if problem is not None:
-            return err(400, f"Invalid filter {problem!r}: operator must be one of {sorted(SEARCH_OPERATORS)}",
+        problem = [f for g in groups for f in g.get("filters", [])  # a list: a null filter is a problem too
+                   if not isinstance(f, dict) or f.get("operator") not in SEARCH_OPERATORS
+                   or not isinstance(f.get("propertyName"), str) or not isinstance(f.get("values") or [], list)]
+        if problem:
+            return err(400, f"Invalid filter {problem[0]!r}: operator must be one of {sorted(SEARCH_OPERATORS)}",
+                       "VALIDATION_ERROR")
+        sorts, wanted = body.get("sorts") or [], body.get("properties")
+        if not isinstance(sorts, list) or not all(
+                isinstance(s, str) or (isinstance(s, dict) and isinstance(s.get("propertyName"), str)) for s in sorts) \
+                or not (wanted is None or isinstance(wanted, str)
+                        or (isinstance(wanted, list) and all(isinstance(n, str) for n in wanted))):
+            return err(400, "sorts must be a list of {propertyName, direction} and properties a list of names",
                        "VALIDATION_ERROR")
         hits = [d for d in store.all(object_type)
                 if not groups or any(all(_filter_holds(f, d["properties"]) for f in g.get("filters", []))
@@ -311,7 +331,10 @@ def create_app(
             return err(404, f"Unknown object type {object_type}")
         limit = max(1, min(limit, 100))
         docs = store.all(object_type)
-        start = int(after) if after else 0
+        try:
+            start = int(after) if after else 0
+        except ValueError:
+            return err(400, f"after must be a paging cursor from a previous answer, not {after!r}", "VALIDATION_ERROR")
         page = docs[start : start + limit]
         out: dict[str, Any] = {"results": [public(d, properties) for d in page]}
         if start + limit < len(docs):

@@ -92,7 +92,10 @@ def create_app(
         expected = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
         if request.headers.get("authorization") != f"Basic {expected}":
             return ExactJSONResponse({"error": "invalid_client"}, status_code=401)
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        try:
+            form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        except UnicodeDecodeError:
+            return ExactJSONResponse({"error": "invalid_request"}, status_code=400)
         if form.get("grant_type") != "refresh_token":
             return ExactJSONResponse({"error": "unsupported_grant_type"}, status_code=400)
         state = store.get("oauth", "refresh") or {"valid": []}
@@ -134,7 +137,10 @@ def create_app(
         return {"CreateTime": now, "LastUpdatedTime": now}
 
     def validate_invoice(body: dict[str, Any]) -> dict | None:
-        cust = (body.get("CustomerRef") or {}).get("value")
+        customer_ref, tax_detail = body.get("CustomerRef") or {}, body.get("TxnTaxDetail") or {}
+        if not isinstance(customer_ref, dict) or not isinstance(tax_detail, dict):
+            return fault("2310", "Invalid Request", "CustomerRef and TxnTaxDetail must be objects")
+        cust = customer_ref.get("value")
         if not cust or store.get("Customer", str(cust)) is None:
             return fault("2500", "Invalid Reference Id", f"Invalid Reference Id : Customer {cust} not found",
                          element="CustomerRef")
@@ -145,8 +151,12 @@ def create_app(
         for n, line in enumerate(lines, 1):
             if isinstance(line, dict) and line.get("DetailType") == "SubTotalLineDetail":
                 continue  # the subtotal an SDK read and sends back is recomputed, not validated
+            if not isinstance(line, dict):
+                return fault("2310", "Invalid Request", f"Line {n} must be an object", element="Line")
             detail = line.get("SalesItemLineDetail") or {}
-            item = (detail.get("ItemRef") or {}).get("value")
+            detail = detail if isinstance(detail, dict) else {}
+            item_ref = detail.get("ItemRef") or {}
+            item = item_ref.get("value") if isinstance(item_ref, dict) else None
             if line.get("DetailType") != "SalesItemLineDetail" or not item or store.get("Item", str(item)) is None:
                 return fault("2500", "Invalid Reference Id", f"Line {n}: Invalid Reference Id : Item {item}",
                              element="ItemRef")
@@ -200,8 +210,9 @@ def create_app(
             return 400, fault("5010", "Stale Object Error",
                               "Stale Object Error : You and another user were working on the same thing. "
                               "Please try again")
-        changes = {k: v for k, v in body.items() if k not in {"Id", "SyncToken", "sparse"}}
-        if "Line" in changes:
+        changes = {k: v for k, v in body.items()  # read-only: QuickBooks keeps its own totals and MetaData
+                   if k not in {"Id", "SyncToken", "sparse", "MetaData", "TotalAmt", "Balance"}}
+        if "Line" in changes or "TxnTaxDetail" in changes or "CustomerRef" in changes:
             problem = validate_invoice({**current, **changes, "DocNumber": None})
             if problem:
                 return 400, problem
@@ -222,6 +233,12 @@ def create_app(
         if total is None or total <= 0:
             return 400, fault("2020", "Required param missing, need to supply the required value for the API",
                               "Required parameter TotalAmt is missing in the request", element="TotalAmt")
+        lines = body.get("Line") or []
+        if not isinstance(lines, list) or not all(
+                isinstance(line, dict) and isinstance(line.get("LinkedTxn") or [], list)
+                and all(isinstance(linked, dict) for linked in line.get("LinkedTxn") or []) for line in lines):
+            return 400, fault("2310", "Invalid Request", "Line must be a list of {Amount, LinkedTxn: [{TxnId, "
+                              "TxnType}]}", element="Line")
         for line in body.get("Line") or []:
             for linked in line.get("LinkedTxn") or []:
                 invoice = store.get("Invoice", str(linked.get("TxnId")))
@@ -290,6 +307,10 @@ def create_app(
         if len(items) > 30:
             return qerr(400, fault("4001", "Batch size exceeded", f"{len(items)} operations; the maximum is 30"))
         responses = []
+        if not all(isinstance(item, dict) and isinstance(item.get("Query", ""), str)
+                   and all(isinstance(item[e], dict) for e in ENTITIES.values() if e in item) for item in items):
+            return qerr(400, fault("2310", "Invalid Request", "each BatchItemRequest item must be an object holding "
+                                   "an entity object or a Query string"))
         for item in items:
             bid = item.get("bId")
             if "Query" in item:

@@ -336,6 +336,8 @@ def create_app(
             parsed = soql.parse(q)
         except soql.SoqlError as exc:
             return error(400, str(exc), "MALFORMED_QUERY")
+        except RecursionError:
+            return error(400, "the query nests too deeply", "MALFORMED_QUERY")
         if parsed.sobject not in OBJECTS:
             return error(400, f"sObject type '{parsed.sobject}' is not supported.", "INVALID_TYPE")
         unknown = [f for f in parsed.fields
@@ -379,8 +381,9 @@ def create_app(
             return records
         results = []
         for record in records:
-            sobject = (record.get("attributes") or {}).get("type")
-            if sobject not in OBJECTS:
+            attributes = record.get("attributes") or {}
+            sobject = attributes.get("type") if isinstance(attributes, dict) else None
+            if not isinstance(sobject, str) or sobject not in OBJECTS:
                 results.append(record_error(f"sObject type {sobject!r} is not supported", "INVALID_TYPE"))
                 continue
             fields = {k: v for k, v in record.items() if k != "attributes"}
@@ -445,7 +448,7 @@ def _check_assertion(assertion: str, client_id: str, public_key_pem: str | None,
     try:
         head_b64, body_b64, sig_b64 = assertion.split(".")
         head, claims = json.loads(_b64url_decode(head_b64)), json.loads(_b64url_decode(body_b64))
-    except ValueError:
+    except (ValueError, RecursionError):
         return "invalid assertion"
     if not isinstance(head, dict) or not isinstance(claims, dict) or head.get("alg") != "RS256":
         return "invalid assertion algorithm"

@@ -5,6 +5,7 @@ received — with the shared fault knobs, so lost answers and 5xx bursts can be 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,10 @@ from connectors.emulator import ExactJSONResponse, FaultConfig, Sandbox, Sandbox
 
 def error_body(status: int, message: str) -> dict[str, Any]:
     return {"error": "unavailable" if status >= 500 else "rate_limited", "message": message}
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def create_app(secrets: list[str], faults: FaultConfig | None = None, state_path: Path | None = None) -> Sandbox:
@@ -31,9 +36,9 @@ def create_app(secrets: list[str], faults: FaultConfig | None = None, state_path
         except signing.SignatureError as exc:
             return ExactJSONResponse({"error": "bad_signature", "message": str(exc)}, status_code=401)
         try:
-            event = json.loads(raw)
+            event = json.loads(raw, parse_constant=_not_json, parse_float=Decimal)  # NaN, Infinity: not JSON
             event_id, kind = str(event["id"]), str(event["type"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             return ExactJSONResponse({"error": "malformed", "message": "expected {id, type, occurred_at, data}"},
                                      status_code=400)
         seen = store.get("events", event_id)

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 
 from connectors.emulator import (
     ExactJSONResponse,
@@ -94,6 +95,8 @@ def filtered(rows: list[dict[str, Any]], where: str | None) -> list[dict[str, An
         predicate = where_language.parse(where)
     except where_language.WhereError as exc:
         return validation([f"The where clause {where!r} is not valid: {exc}"])
+    except RecursionError:
+        return validation([f"The where clause {where[:200]!r} nests too deeply"])
     return [r for r in rows if predicate(r)]
 
 
@@ -113,6 +116,11 @@ def create_app(
     faults = faults or FaultConfig()
     app = FastAPI(title="Xero sandbox")
     window = RateWindow(minute_limit, 60.0)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> ExactJSONResponse:
+        """A parameter of the wrong type (`page=abc`) gets Xero's ValidationException, not FastAPI's 422."""
+        return validation([f"{e['loc'][-1]} is not valid" for e in exc.errors()])
     if store.get("oauth", "refresh") is None:
         store.put("oauth", "refresh", {"valid": [initial_refresh_token]})
 
@@ -334,7 +342,7 @@ def create_app(
             if account not in ACCOUNTS:
                 problems.append(f"Line {n}: Account code '{account}' is not a valid code for this document.")
             tax_type = line.get("TaxType", "NONE")
-            if tax_type not in TAX_RATES:
+            if not isinstance(tax_type, str) or tax_type not in TAX_RATES:
                 problems.append(f"Line {n}: The TaxType code '{tax_type}' does not exist or cannot be used")
                 continue
             tax = line.get("TaxAmount")
@@ -493,6 +501,8 @@ def create_app(
             return validation(["The request body must be {\"Payments\": [...]}"])
         saved = []
         for p in payments:
+            if not isinstance(p, dict) or not isinstance(p.get("Invoice") or {}, dict):
+                return validation(["Each payment must be an object with an Invoice object"])
             invoice = store.get("Invoices", str(((p or {}).get("Invoice") or {}).get("InvoiceID")))
             try:
                 amount = Decimal(str(p.get("Amount")))
