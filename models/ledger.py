@@ -155,6 +155,21 @@ class Ledger:
         finally:
             self._update(key, owner, lease_owner=None, lease_expires_at=None)
 
+    def reopen(self, key: str, reason: str) -> bool:
+        """Reconciliation found the vendor no longer holds what a DONE effect wrote (deleted, changed by
+        hand): the next run looks the record up first, then writes what is missing. The vendor idempotency
+        key moves on (a vendor would replay its first answer to the old one, naming a record now gone).
+        False when there is no finished row to reopen, or a run holds it right now."""
+        with Session(self.engine) as session:
+            result = session.exec(  # type: ignore[call-overload]
+                update(Effect).where(Effect.key == key).where(Effect.status == EffectStatus.DONE)
+                .where((Effect.lease_owner.is_(None)) | (Effect.lease_expires_at < _now()))  # type: ignore[union-attr]
+                .values(status=EffectStatus.PENDING, attempts=Effect.attempts + 1, rejections=Effect.rejections + 1,
+                        last_error=f"reopened: {reason}"[:2000], updated_at=_now())
+            )
+            session.commit()
+            return result.rowcount == 1
+
     def get(self, key: str) -> Effect | None:
         with Session(self.engine) as session:
             return session.get(Effect, key)

@@ -60,6 +60,9 @@ class FieldbridgeSettings(BaseSettings):
     executor_poll_seconds: float = 1.0  # how often it asks Prefect for scheduled runs (UI retries, schedules)
     alert_webhook_url: SecretStr | None = None  # failed / quarantined job-closed runs are posted here
 
+    # nightly reconciliation: the share of a day's jobs that must agree in every system for the run to pass
+    reconcile_match_threshold: float = 0.98
+
     http_timeout_seconds: float = 20.0
     http_max_attempts: int = 5
 

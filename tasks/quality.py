@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from connectors.contract.errors import DataError
@@ -62,7 +63,14 @@ def apply_gate(job_id: str) -> tuple[ValidationReport, str]:
             s.add(Quarantine(job_id=job_id, created_at=now,
                              reason="; ".join(f.message for f in report.failures),
                              failures=json.dumps([f.as_dict() for f in report.failures])))
-        s.commit()
+        try:
+            s.commit()
+        except IntegrityError:
+            # two workers gated the same new job at once and the other inserted its ValidatedJob row
+            # first: the same verdict on the same data, so theirs stands (not a failure of this run)
+            s.rollback()
+            if not report.success or s.get(ValidatedJob, job_id) is None:
+                raise
     return report, validated
 
 

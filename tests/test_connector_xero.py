@@ -154,7 +154,10 @@ def test_listing_follows_if_modified_since_and_pages(xero: XeroBox) -> None:
     contact = acc.create_customer(CUSTOMER, "cust:C001")
     for n in range(5):
         acc.create_invoice(_draft(f"J{n}"), contact.id, {}, f"inv:{n}")
-    assert len(list(acc.list_invoices(page_size=2))) == 5
+    pages = list(acc.list_invoices(page_size=2))
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert sorted(i.doc_number for p in pages for i in p) == [f"J{n}" for n in range(5)]
+    assert all(i.customer_id == contact.id and i.total > 0 and not i.sent for p in pages for i in p)
     future = datetime.now(UTC) + timedelta(hours=1)
     assert list(acc.list_invoices(modified_since=future)) == []
 

@@ -8,6 +8,7 @@ by the marker in their note before anything is written again.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,7 @@ from pydantic import SecretStr
 
 from connectors.bamboohr import mapping
 from connectors.bamboohr.errors import ERRORS, describe
-from connectors.contract import TimeOff, TimesheetDay, VendorRecord
+from connectors.contract import TimeOff, TimesheetDay, TimesheetSummary, VendorRecord
 from connectors.http import HttpClient, RetryPolicy, budget_for
 
 
@@ -51,6 +52,22 @@ class BambooHRPayroll:
         _, body = self.http.request("GET", "/api/v1/time_tracking/timesheet_entries", params={
             "start": start.isoformat(), "end": end.isoformat(), "employeeIds": str(employee_id)})
         return body if isinstance(body, list) else []
+
+    def list_timesheets(self, start: date, end: date, employee_ids: Sequence[str] = (),
+                        batch: int = 100) -> Iterator[list[TimesheetSummary]]:
+        """Hour entries start..end (a day either side, as in `find_timesheet`), grouped into fieldbridge's
+        workday sheets by their marker. BambooHR does not page this listing: the pages are batches of
+        employees (all employees in one call when none are named)."""
+        ids = [str(i) for i in employee_ids]
+        batches = [ids[i: i + batch] for i in range(0, len(ids), batch)] or [[]]
+        for chunk in batches:
+            params = {"start": (start - timedelta(days=1)).isoformat(), "end": (end + timedelta(days=1)).isoformat()}
+            if chunk:
+                params["employeeIds"] = ",".join(chunk)
+            _, body = self.http.request("GET", "/api/v1/time_tracking/timesheet_entries", params=params)
+            rows = [r for r in mapping.summaries(body if isinstance(body, list) else []) if start <= r.workday <= end]
+            if rows:
+                yield rows
 
     def find_timesheet(self, day: TimesheetDay) -> VendorRecord | None:
         # a day either side: BambooHR dates entries by the company's day, ours may start at 04:00 or cross DST

@@ -7,13 +7,43 @@ the marker is how a lost answer is found again, and how the day's entries are up
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from connectors.contract import DataError, TimesheetDay, VendorRecord
+from connectors.contract import DataError, TimesheetDay, TimesheetSummary, VendorRecord
 
 CLASSES = (("regular_hours", "regular", "Regular hours"), ("overtime_hours", "overtime", "Overtime"),
            ("double_time_hours", "double", "Double time"))
+
+
+_MARKER = re.compile(r"\[fieldbridge (\S+) (regular|overtime|double)\]")
+
+
+def summaries(entries: list[dict[str, Any]]) -> list[TimesheetSummary]:
+    """fieldbridge's workday sheets among hour entries: entries with the same key make one sheet."""
+    sheets: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        found = _MARKER.search(str(entry.get("note") or ""))
+        if found:
+            sheets.setdefault(found.group(1), []).append(entry)
+    out = []
+    for key, rows in sheets.items():
+        workday = key.rsplit(":", 1)[-1]
+        out.append(TimesheetSummary(
+            id=",".join(str(r.get("id")) for r in rows), employee_id=str(rows[0].get("employeeId")),
+            workday=date.fromisoformat(workday) if _is_date(workday) else date.fromisoformat(str(rows[0]["date"])),
+            hours=sum((Decimal(str(r.get("hours") or 0)) for r in rows), Decimal(0)), key=key))
+    return out
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def marker(day: TimesheetDay, cls: str) -> str:

@@ -118,3 +118,40 @@ class OutboundEvent:
 
     def envelope(self) -> dict[str, Any]:
         return {"id": self.id, "type": self.type, "occurred_at": self.occurred_at.isoformat(), "data": self.data}
+
+
+# -- what reconciliation reads back: one row per vendor record, in the vendor's own words ------------------
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """A CRM case as the CRM holds it, for the nightly comparison."""
+
+    id: str
+    job_id: str | None  # the job the case belongs to (its external id), None when the case has none
+    resolved: bool
+    modified_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TimesheetSummary:
+    """One technician's paid hours for one workday, as the payroll system holds them."""
+
+    id: str
+    employee_id: str
+    workday: date
+    hours: Decimal  # regular + overtime + double time (travel and paid breaks are inside them)
+    key: str | None = None  # fieldbridge's key ("T03:2026-11-29") when the record carries it
+
+
+@dataclass(frozen=True)
+class InvoiceSummary:
+    """An invoice as the accounting system holds it."""
+
+    id: str
+    doc_number: str | None  # fieldbridge numbers invoices by job id
+    customer_id: str | None  # the accounting system's customer id
+    total: Decimal
+    sent: bool
+    status: str | None = None  # the vendor's word: draft, open, paid, voided…
+    modified_at: datetime | None = None

@@ -3,7 +3,8 @@ implements one or more of them (see docs/connectors.md, "write your own connecto
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -11,10 +12,13 @@ from connectors.contract.records import (
     BillingCustomer,
     CaseNote,
     CaseResolution,
+    CaseSummary,
     InvoiceDraft,
+    InvoiceSummary,
     OutboundEvent,
     TimeOff,
     TimesheetDay,
+    TimesheetSummary,
     VendorRecord,
 )
 
@@ -49,6 +53,10 @@ class CRM(Connector, Protocol):
 
     def find_case(self, job_id: str) -> VendorRecord | None: ...
 
+    def list_cases(self, modified_since: datetime) -> Iterator[list[CaseSummary]]:
+        """Every case changed since then, one page at a time (reconciliation: the caller shows progress)."""
+        ...
+
 
 @runtime_checkable
 class Payroll(Connector, Protocol):
@@ -57,6 +65,12 @@ class Payroll(Connector, Protocol):
     def find_timesheet(self, day: TimesheetDay) -> VendorRecord | None: ...
 
     def upsert_timesheet(self, day: TimesheetDay, existing: VendorRecord | None) -> VendorRecord: ...
+
+    def list_timesheets(self, start: date, end: date,
+                        employee_ids: Sequence[str] = ()) -> Iterator[list[TimesheetSummary]]:
+        """Every workday sheet dated start..end (inclusive), one page at a time; `employee_ids` narrows it
+        where the vendor can only list named employees."""
+        ...
 
 
 @runtime_checkable
@@ -96,6 +110,14 @@ class Accounting(Connector, Protocol):
 
     def invoice_sent(self, invoice: VendorRecord) -> bool:
         """Whether the vendor says the invoice already went to the customer."""
+        ...
+
+    def list_invoices(self, modified_since: datetime) -> Iterator[list[InvoiceSummary]]:
+        """Every sales invoice changed since then, one page at a time."""
+        ...
+
+    def summarize_invoice(self, invoice: VendorRecord) -> InvoiceSummary:
+        """An invoice found by `find_invoice`, in the listing's terms."""
         ...
 
 

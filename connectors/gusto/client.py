@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -13,7 +13,7 @@ from connectors.contract import (
     ConflictError,
     VendorError,
 )
-from connectors.contract.records import TimesheetDay, VendorRecord
+from connectors.contract.records import TimesheetDay, TimesheetSummary, VendorRecord
 from connectors.gusto import mapping
 from connectors.http import (
     BearerToken,
@@ -73,6 +73,21 @@ class GustoPayroll:
         for _, page in self.http.paginate(path, PageNumberPaginator(per=100), params=params):
             out.extend(page)
         return out
+
+    def list_timesheets(self, start: date, end: date, employee_ids: Sequence[str] = (),
+                        per: int = 100) -> Iterator[list[TimesheetSummary]]:
+        """The company's time sheets whose shift starts start..end, a page at a time (a day either side is
+        asked for, as in `find_timesheet`, then each sheet is placed on its workday)."""
+        params = {"start_date": (start - timedelta(days=1)).isoformat(),
+                  "end_date": (end + timedelta(days=1)).isoformat()}
+        if len(employee_ids) == 1:
+            params["entity_uuids"] = employee_ids[0]
+        path = f"/v1/companies/{self.company_uuid}/time_tracking/time_sheets"
+        for _, page in self.http.paginate(path, PageNumberPaginator(per=per), params=params):
+            rows = [mapping.summary(doc) for doc in page or []]
+            rows = [r for r in rows if start <= r.workday <= end]
+            if rows:
+                yield rows
 
     def find_timesheet(self, day: TimesheetDay) -> VendorRecord | None:
         """Our sheet for that technician and workday, found by the key we wrote into its metadata."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from connectors.contract.records import TimesheetDay, VendorRecord
+from connectors.contract.records import TimesheetDay, TimesheetSummary, VendorRecord
 
 KEY_FIELD = "fieldbridge_key"
 CLASSIFICATIONS = (("regular_hours", "Regular"), ("overtime_hours", "Overtime"),
@@ -41,6 +42,15 @@ def same_hours(doc: dict[str, Any], day: TimesheetDay) -> bool:
     meta = doc.get("metadata", {})
     return (theirs == ours and meta.get("travel_hours") == f"{day.travel_hours:.2f}"
             and meta.get("paid_break_hours", "0.00") == f"{day.paid_break_hours:.2f}")
+
+
+def summary(doc: dict[str, Any]) -> TimesheetSummary:
+    """A sheet's paid hours on its workday (ours say the workday in metadata; others: the shift's local date)."""
+    meta = doc.get("metadata") or {}
+    workday = meta.get("workday") or str(doc.get("shift_started_at", ""))[:10]
+    hours = sum((Decimal(str(e.get("hours_worked", "0"))) for e in doc.get("entries") or []), Decimal(0))
+    return TimesheetSummary(id=str(doc["uuid"]), employee_id=str(doc.get("entity_uuid")),
+                            workday=date.fromisoformat(workday), hours=hours, key=meta.get(KEY_FIELD))
 
 
 def record(doc: dict[str, Any]) -> VendorRecord:

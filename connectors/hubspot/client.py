@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -12,6 +13,7 @@ from pydantic import SecretStr
 from connectors.contract import (
     CaseNote,
     CaseResolution,
+    CaseSummary,
     ConflictError,
     DataError,
     UnknownOutcomeError,
@@ -28,6 +30,10 @@ def describe(status: int, body: Any, headers: Mapping[str, str] | None = None) -
         return None
     codes = tuple(c for c in (body.get("category"), body.get("errorType")) if c)
     return VendorError(body.get("message", ""), codes)
+
+
+SEARCH_PAGE = 200  # the most the CRM search returns per page
+SEARCH_CAP = 10_000  # the most one search query pages through
 
 
 class HubSpotCRM:
@@ -119,6 +125,32 @@ class HubSpotCRM:
             json={"properties": mapping.note_body(note, "")["properties"]}, idempotent=True,
         )
         return mapping.record(body)
+
+    def list_cases(self, modified_since: datetime) -> Iterator[list[CaseSummary]]:
+        """CRM search on `hs_lastmodifieddate`, 200 a page, oldest first. One query stops at 10,000 results,
+        so past that the search starts again from the last modification time seen (ids seen are skipped)."""
+        since_ms, after, seen = mapping.epoch_ms(modified_since), None, set()
+        while True:
+            body = {"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE",
+                                                    "value": str(since_ms)}]}],
+                    "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                    "properties": [mapping.JOB_ID_PROPERTY, "hs_pipeline_stage", "hs_lastmodifieddate"],
+                    "limit": SEARCH_PAGE}
+            if after is not None:
+                body["after"] = after
+            _, page = self.http.request("POST", "/crm/v3/objects/tickets/search", json=body, idempotent=True)
+            rows = [r for r in page.get("results", []) if str(r["id"]) not in seen]
+            seen.update(str(r["id"]) for r in rows)
+            if rows:
+                yield [mapping.case_summary(r, self.closed_stage) for r in rows]
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if after is None:
+                return
+            if int(after) + SEARCH_PAGE > SEARCH_CAP:  # the next page would pass the cap: restart from here
+                last = mapping.case_summary(page["results"][-1], self.closed_stage).modified_at
+                if last is None or mapping.epoch_ms(last) == since_ms:
+                    raise DataError(self.system, f"more than {SEARCH_CAP} tickets changed in one millisecond")
+                since_ms, after = mapping.epoch_ms(last), None
 
     def note_ids_for_ticket(self, ticket_id: str) -> list[str]:
         _, body = self.http.request("GET", f"/crm/v4/objects/tickets/{ticket_id}/associations/notes")

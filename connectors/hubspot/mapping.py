@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.contract.records import CaseNote, CaseResolution, VendorRecord
+from connectors.contract.records import CaseNote, CaseResolution, CaseSummary, VendorRecord
 
 JOB_ID_PROPERTY = "fieldbridge_job_id"
 NOTE_KEY_PROPERTY = "fieldbridge_note_key"
@@ -45,6 +45,27 @@ def note_body(note: CaseNote, ticket_id: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def epoch_ms(ts: datetime) -> int:
+    """HubSpot's date filters take milliseconds since the epoch."""
+    return int(ts.astimezone(UTC).timestamp() * 1000)
+
+
+def case_summary(body: dict[str, Any], closed_stage: str) -> CaseSummary:
+    props = body.get("properties") or {}
+    modified = props.get("hs_lastmodifieddate") or body.get("updatedAt")
+    return CaseSummary(id=str(body["id"]), job_id=props.get(JOB_ID_PROPERTY) or None,
+                       resolved=props.get("hs_pipeline_stage") == closed_stage,
+                       modified_at=_parse_time(modified))
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if str(value).isdigit():
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def record(body: dict[str, Any], closed_stage: str | None = None) -> VendorRecord:

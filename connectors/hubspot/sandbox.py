@@ -72,6 +72,9 @@ SEARCH_OPERATORS = {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "IN", "NOT_IN", "HAS_
                     "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN", "BETWEEN"}
 
 
+SEARCH_RESULT_CAP = 10_000  # HubSpot answers 400 to a page past the first 10,000 results of one query
+
+
 def _filter_holds(f: dict[str, Any], props: dict[str, Any]) -> bool:
     """One search filter against an object's properties (values compare as strings, numbers as numbers)."""
     op, value = f["operator"], props.get(f["propertyName"])
@@ -95,11 +98,26 @@ def _filter_holds(f: dict[str, Any], props: dict[str, Any]) -> bool:
 
 
 def _compare(left: Any, right: Any) -> int:
+    """Numbers as numbers; a datetime property against epoch milliseconds (how HubSpot documents date
+    filters) or an ISO string as instants; anything else as strings."""
     try:
         a, b = float(left), float(right)
     except (TypeError, ValueError):
-        a, b = str(left), str(right)  # type: ignore[assignment]
+        a, b = _epoch_ms(left), _epoch_ms(right)
+        if a is None or b is None:
+            a, b = str(left), str(right)  # type: ignore[assignment]
     return (a > b) - (a < b)
+
+
+def _epoch_ms(value: Any) -> float | None:
+    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+        return float(value)
+    if isinstance(value, str) and len(value) >= 20 and value[4:5] == "-" and value[10:11] == "T":
+        try:
+            return pendulum.parse(value).timestamp() * 1000  # type: ignore[union-attr]
+        except Exception:
+            return None
+    return None
 
 
 def _now() -> str:
@@ -285,6 +303,9 @@ def create_app(
             name = sort.get("propertyName") if isinstance(sort, dict) else sort
             descending = isinstance(sort, dict) and sort.get("direction") == "DESCENDING"
             hits.sort(key=lambda d, n=name: str(d["properties"].get(n) or ""), reverse=descending)
+        if start + limit > SEARCH_RESULT_CAP:
+            return err(400, f"Search results are limited to {SEARCH_RESULT_CAP} per query: narrow the filters "
+                       "to page further", "VALIDATION_ERROR")
         page = hits[start: start + limit]
         out: dict[str, Any] = {"total": len(hits), "results": [public(d, body.get("properties")) for d in page]}
         if start + limit < len(hits):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +17,7 @@ from connectors.contract import (
     TokenStore,
 )
 from connectors.contract.errors import error_for
-from connectors.contract.records import BillingCustomer, InvoiceDraft, VendorRecord
+from connectors.contract.records import BillingCustomer, InvoiceDraft, InvoiceSummary, VendorRecord
 from connectors.http import HttpClient, OAuth2RefreshToken, RetryPolicy, budget_for
 from connectors.quickbooks import mapping
 from connectors.quickbooks.errors import ERRORS, classify, describe
@@ -67,20 +69,36 @@ class QuickBooksAccounting:
 
     def query(self, statement: str) -> list[dict[str, Any]]:
         """Run a QBO query, following STARTPOSITION pages to the end."""
+        return [row for page in self.query_pages(statement) for row in page]
+
+    def query_pages(self, statement: str, page_size: int = 1000) -> Iterator[list[dict[str, Any]]]:
+        """A QBO query page by page (MAXRESULTS is at most 1,000)."""
         entity = statement.split()[3]
-        rows: list[dict[str, Any]] = []
         start = 1
         while True:
             _, body = self.http.request(
                 "GET",
                 f"{self._base}/query",
-                params={"query": f"{statement} STARTPOSITION {start} MAXRESULTS 1000", "minorversion": MINOR_VERSION},
+                params={"query": f"{statement} STARTPOSITION {start} MAXRESULTS {page_size}",
+                        "minorversion": MINOR_VERSION},
             )
             page = (body.get("QueryResponse") or {}).get(entity, [])
-            rows.extend(page)
-            if len(page) < 1000:
-                return rows
+            yield page
+            if len(page) < page_size:
+                return
             start += len(page)
+
+    def summarize_invoice(self, invoice: VendorRecord) -> InvoiceSummary:
+        return mapping.invoice_summary(invoice.raw)
+
+    def list_invoices(self, modified_since: datetime, page_size: int = 1000) -> Iterator[list[InvoiceSummary]]:
+        """Invoices whose `MetaData.LastUpdatedTime` is since then, oldest change first."""
+        since = modified_since.astimezone(UTC).isoformat(timespec="seconds")
+        statement = (f"select * from Invoice where MetaData.LastUpdatedTime >= '{since}' "
+                     "ORDERBY MetaData.LastUpdatedTime")
+        for page in self.query_pages(statement, page_size):
+            if page:
+                yield [mapping.invoice_summary(doc) for doc in page]
 
     def _post(self, entity: str, payload: dict[str, Any], request_id: str) -> dict[str, Any]:
         # requestid makes the POST replay-safe, so the client may retry it after a lost answer

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.contract.records import BillingCustomer, InvoiceDraft, VendorRecord
+from connectors.contract.records import BillingCustomer, InvoiceDraft, InvoiceSummary, VendorRecord
 
 _NAMESPACE = uuid.UUID("7d4f7a51-7f6e-4a55-9f5e-2f8a6c1b0e11")
 
@@ -103,6 +104,16 @@ def item_body(code: str, name: str, unit_price: Decimal, income_account: str) ->
     """A service item; its sales post to the company's income account (an Account Id of type Income)."""
     return {"Name": code, "Description": name, "Sku": code, "Type": "Service", "UnitPrice": unit_price,
             "IncomeAccountRef": {"value": income_account}}
+
+
+def invoice_summary(inv: dict[str, Any]) -> InvoiceSummary:
+    updated = (inv.get("MetaData") or {}).get("LastUpdatedTime")
+    balance, total = Decimal(str(inv.get("Balance", inv.get("TotalAmt", "0")))), Decimal(str(inv.get("TotalAmt", "0")))
+    status = "paid" if total > 0 and balance == 0 else ("partially paid" if balance < total else "open")
+    return InvoiceSummary(id=str(inv["Id"]), doc_number=inv.get("DocNumber"),
+                          customer_id=str((inv.get("CustomerRef") or {}).get("value") or "") or None,
+                          total=total, sent=inv.get("EmailStatus") == "EmailSent", status=status,
+                          modified_at=datetime.fromisoformat(updated.replace("Z", "+00:00")) if updated else None)
 
 
 def invoice_record(inv: dict[str, Any]) -> VendorRecord:

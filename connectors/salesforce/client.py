@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +18,7 @@ import httpx
 from connectors.contract import (
     CaseNote,
     CaseResolution,
+    CaseSummary,
     DataError,
     UnknownOutcomeError,
     VendorRecord,
@@ -75,12 +77,27 @@ class SalesforceCRM:
 
     def query(self, soql: str) -> Iterator[dict[str, Any]]:
         """Every record of a SOQL query, following `nextRecordsUrl`."""
-        _, body = self.http.request("GET", self._api("/query"), params={"q": soql})
+        for page in self.query_pages(soql):
+            yield from page
+
+    def query_pages(self, soql: str, batch_size: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """A SOQL query page by page (`Sforce-Query-Options: batchSize` asks for 200–2,000 a page)."""
+        headers = {"Sforce-Query-Options": f"batchSize={batch_size}"} if batch_size else None
+        _, body = self.http.request("GET", self._api("/query"), params={"q": soql}, headers=headers)
         while True:
-            yield from body.get("records", [])
+            yield body.get("records", [])
             if body.get("done", True) or not body.get("nextRecordsUrl"):
                 return
-            _, body = self.http.request("GET", f"{self.instance_url}{body['nextRecordsUrl']}")
+            _, body = self.http.request("GET", f"{self.instance_url}{body['nextRecordsUrl']}", headers=headers)
+
+    def list_cases(self, modified_since: datetime, batch_size: int = 200) -> Iterator[list[CaseSummary]]:
+        """Cases changed since then (SOQL on `SystemModstamp`, which also moves on system changes)."""
+        since = modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        soql = (f"SELECT Id, {self.job_id_field}, IsClosed, SystemModstamp FROM Case "
+                f"WHERE SystemModstamp >= {since} ORDER BY SystemModstamp")
+        for page in self.query_pages(soql, batch_size):
+            if page:
+                yield [mapping.case_summary(r, self.job_id_field) for r in page]
 
     # -- the CRM role ---------------------------------------------------------------------------
 

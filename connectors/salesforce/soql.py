@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -107,7 +108,7 @@ class _Parser:
         if kind == "number":
             return Decimal(raw)
         if kind == "datetime":
-            return raw
+            return DateTimeLiteral(raw)
         if kind == "word" and raw.lower() in ("true", "false", "null"):
             return {"true": True, "false": False, "null": None}[raw.lower()]
         self.pos -= 1
@@ -196,6 +197,26 @@ def _get(record: dict[str, Any], path: str) -> Any:
     return node
 
 
+class DateTimeLiteral(str):
+    """A date or dateTime literal: compared with a record's field as an instant, not as text."""
+
+    def instant(self) -> datetime | None:
+        return _instant(self)
+
+
+def _instant(value: Any) -> datetime | None:
+    text = str(value)
+    if "T" not in text and "t" not in text:
+        return None
+    text = text.replace("Z", "+00:00").replace("z", "+00:00")
+    if re.search(r"[+-]\d{4}$", text):
+        text = f"{text[:-2]}:{text[-2:]}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def _compare(actual: Any, op: str, expected: Any) -> bool:
     if op == "in":
         return any(_compare(actual, "=", v) for v in expected)
@@ -208,8 +229,13 @@ def _compare(actual: Any, op: str, expected: Any) -> bool:
         return (actual is None) == (op == "=")
     if actual is None:
         return op == "!="
-    if isinstance(expected, bool):
-        left: Any = bool(actual)
+    if isinstance(expected, DateTimeLiteral) and expected.instant() is not None:
+        left: Any = _instant(actual)
+        if left is None:
+            return False
+        expected = expected.instant()
+    elif isinstance(expected, bool):
+        left = bool(actual)
     elif isinstance(expected, Decimal):
         try:
             left = Decimal(str(actual))

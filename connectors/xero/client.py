@@ -8,13 +8,13 @@ Limits per organisation: 60 calls a minute, 5 at once, 5,000 a day; a 429 says w
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from connectors.contract import BillingCustomer, DataError, InvoiceDraft, VendorRecord
+from connectors.contract import BillingCustomer, DataError, InvoiceDraft, InvoiceSummary, VendorRecord
 from connectors.http import HttpClient, OAuth2RefreshToken, RetryPolicy, budget_for
 from connectors.xero import mapping
 from connectors.xero.errors import ERRORS, describe
@@ -128,15 +128,21 @@ class XeroAccounting:
     def invoice_sent(self, invoice: VendorRecord) -> bool:
         return bool(invoice.raw.get("SentToContact"))
 
-    def list_invoices(self, modified_since: datetime | None = None, page_size: int = 100) -> Iterator[VendorRecord]:
-        """Every sales invoice changed since `modified_since` (If-Modified-Since), page by page."""
-        headers = {"If-Modified-Since": modified_since.strftime("%Y-%m-%dT%H:%M:%S")} if modified_since else {}
+    def summarize_invoice(self, invoice: VendorRecord) -> InvoiceSummary:
+        return mapping.invoice_summary(invoice.raw)
+
+    def list_invoices(self, modified_since: datetime | None = None,
+                      page_size: int = 100) -> Iterator[list[InvoiceSummary]]:
+        """Every sales invoice changed since `modified_since` (If-Modified-Since, UTC), page by page."""
+        headers = {"If-Modified-Since": modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")} \
+            if modified_since else {}
         page = 1
         while True:
             _, body = self.http.request("GET", f"{API}/Invoices", headers=headers,
                                         params={"page": page, "pageSize": page_size, "where": 'Type=="ACCREC"'})
             invoices = body.get("Invoices") or []
-            yield from (mapping.invoice_record(i) for i in invoices)
+            if invoices:
+                yield [mapping.invoice_summary(i) for i in invoices]
             if len(invoices) < page_size:
                 return
             page += 1

@@ -9,11 +9,12 @@ by `ContactNumber` = fieldbridge's customer id.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from connectors.contract import BillingCustomer, InvoiceDraft, VendorRecord
+from connectors.contract import BillingCustomer, InvoiceDraft, InvoiceSummary, VendorRecord
 
 CENT = Decimal("0.01")
 
@@ -87,6 +88,25 @@ def lock_reason(doc: dict[str, Any]) -> str | None:
     if doc.get("Status") in ("PAID", "VOIDED", "DELETED"):
         return f"{str(doc['Status']).lower()}"
     return None
+
+
+def invoice_summary(doc: dict[str, Any]) -> InvoiceSummary:
+    return InvoiceSummary(
+        id=str(doc["InvoiceID"]), doc_number=doc.get("InvoiceNumber"),
+        customer_id=str((doc.get("Contact") or {}).get("ContactID") or "") or None,
+        total=Decimal(str(doc.get("Total", "0"))), sent=bool(doc.get("SentToContact")),
+        status=str(doc.get("Status", "")).lower() or None, modified_at=parse_date(doc.get("UpdatedDateUTC")))
+
+
+def parse_date(value: Any) -> datetime | None:
+    """Xero writes dates as `/Date(1700000000000+0000)/` (milliseconds since the epoch) or ISO 8601."""
+    if not value:
+        return None
+    found = re.match(r"/Date\((-?\d+)([+-]\d{4})?\)/", str(value))
+    if found:
+        return datetime.fromtimestamp(int(found.group(1)) / 1000, UTC)
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def invoice_record(doc: dict[str, Any]) -> VendorRecord:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.contract import CaseNote, CaseResolution, DataError, VendorRecord
+from connectors.contract import CaseNote, CaseResolution, CaseSummary, DataError, VendorRecord
 
 
 class CasebookCRM:
@@ -59,6 +61,17 @@ class CasebookCRM:
             if note_id in json.loads(path.read_text())["notes"]:
                 return self._put_note(path.stem, note)
         raise DataError(self.system, f"note {note_id} not found")
+
+    def list_cases(self, modified_since: datetime) -> Iterator[list[CaseSummary]]:
+        """Reconciliation reads every case file changed since then (the file's mtime), one page."""
+        page = []
+        for path in sorted(self.folder.glob("*.json")):
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            if modified >= modified_since:
+                case = json.loads(path.read_text())
+                page.append(CaseSummary(case["id"], case["job_id"], case["status"] == self.closed_status, modified))
+        if page:
+            yield page
 
     def record_url(self, kind: str, vendor_id: str) -> str | None:
         return (self.folder / f"{vendor_id.removeprefix('case-')}.json").resolve().as_uri() if kind == "ticket" \
