@@ -53,13 +53,16 @@ class BambooHRPayroll:
             "start": start.isoformat(), "end": end.isoformat(), "employeeIds": str(employee_id)})
         return body if isinstance(body, list) else []
 
-    def list_timesheets(self, start: date, end: date, employee_ids: Sequence[str] = (),
-                        batch: int = 100) -> Iterator[list[TimesheetSummary]]:
+    list_batch = 100  # employees per listing call (tests shrink it to see several pages)
+
+    def list_timesheets(self, start: date, end: date,
+                        employee_ids: Sequence[str] = ()) -> Iterator[list[TimesheetSummary]]:
         """Hour entries start..end (a day either side, as in `find_timesheet`), grouped into fieldbridge's
         workday sheets by their marker. BambooHR does not page this listing: the pages are batches of
         employees (all employees in one call when none are named)."""
         ids = [str(i) for i in employee_ids]
-        batches = [ids[i: i + batch] for i in range(0, len(ids), batch)] or [[]]
+        size = self.list_batch
+        batches = [ids[i: i + size] for i in range(0, len(ids), size)] or [[]]
         for chunk in batches:
             params = {"start": (start - timedelta(days=1)).isoformat(), "end": (end + timedelta(days=1)).isoformat()}
             if chunk:

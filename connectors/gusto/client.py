@@ -74,8 +74,10 @@ class GustoPayroll:
             out.extend(page)
         return out
 
-    def list_timesheets(self, start: date, end: date, employee_ids: Sequence[str] = (),
-                        per: int = 100) -> Iterator[list[TimesheetSummary]]:
+    list_page_size = 100  # sheets per page when listing (Gusto's `per`; tests shrink it to see paging)
+
+    def list_timesheets(self, start: date, end: date,
+                        employee_ids: Sequence[str] = ()) -> Iterator[list[TimesheetSummary]]:
         """The company's time sheets whose shift starts start..end, a page at a time (a day either side is
         asked for, as in `find_timesheet`, then each sheet is placed on its workday)."""
         params = {"start_date": (start - timedelta(days=1)).isoformat(),
@@ -83,7 +85,7 @@ class GustoPayroll:
         if len(employee_ids) == 1:
             params["entity_uuids"] = employee_ids[0]
         path = f"/v1/companies/{self.company_uuid}/time_tracking/time_sheets"
-        for _, page in self.http.paginate(path, PageNumberPaginator(per=per), params=params):
+        for _, page in self.http.paginate(path, PageNumberPaginator(per=self.list_page_size), params=params):
             rows = [mapping.summary(doc) for doc in page or []]
             rows = [r for r in rows if start <= r.workday <= end]
             if rows:

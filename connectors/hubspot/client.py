@@ -53,6 +53,7 @@ class HubSpotCRM:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.closed_stage = closed_stage
+        self.search_page = SEARCH_PAGE  # tickets per search page when listing (tests shrink it to see paging)
         self.http = HttpClient(
             self.system,
             base_url,
@@ -135,7 +136,7 @@ class HubSpotCRM:
                                                     "value": str(since_ms)}]}],
                     "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
                     "properties": [mapping.JOB_ID_PROPERTY, "hs_pipeline_stage", "hs_lastmodifieddate"],
-                    "limit": SEARCH_PAGE}
+                    "limit": self.search_page}
             if after is not None:
                 body["after"] = after
             _, page = self.http.request("POST", "/crm/v3/objects/tickets/search", json=body, idempotent=True)
@@ -146,7 +147,7 @@ class HubSpotCRM:
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if after is None:
                 return
-            if int(after) + SEARCH_PAGE > SEARCH_CAP:  # the next page would pass the cap: restart from here
+            if int(after) + self.search_page > SEARCH_CAP:  # the next page would pass the cap: restart from here
                 last = mapping.case_summary(page["results"][-1], self.closed_stage).modified_at
                 if last is None or mapping.epoch_ms(last) == since_ms:
                     raise DataError(self.system, f"more than {SEARCH_CAP} tickets changed in one millisecond")

@@ -91,12 +91,14 @@ class QuickBooksAccounting:
     def summarize_invoice(self, invoice: VendorRecord) -> InvoiceSummary:
         return mapping.invoice_summary(invoice.raw)
 
-    def list_invoices(self, modified_since: datetime, page_size: int = 1000) -> Iterator[list[InvoiceSummary]]:
+    list_page_size = 1000  # MAXRESULTS when listing (tests shrink it to see paging)
+
+    def list_invoices(self, modified_since: datetime) -> Iterator[list[InvoiceSummary]]:
         """Invoices whose `MetaData.LastUpdatedTime` is since then, oldest change first."""
         since = modified_since.astimezone(UTC).isoformat(timespec="seconds")
         statement = (f"select * from Invoice where MetaData.LastUpdatedTime >= '{since}' "
                      "ORDERBY MetaData.LastUpdatedTime")
-        for page in self.query_pages(statement, page_size):
+        for page in self.query_pages(statement, self.list_page_size):
             if page:
                 yield [mapping.invoice_summary(doc) for doc in page]
 

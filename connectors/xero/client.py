@@ -131,12 +131,14 @@ class XeroAccounting:
     def summarize_invoice(self, invoice: VendorRecord) -> InvoiceSummary:
         return mapping.invoice_summary(invoice.raw)
 
+    list_page_size = 100  # Xero's pageSize (up to 1,000; tests shrink it to see paging)
+
     def list_invoices(self, modified_since: datetime | None = None,
-                      page_size: int = 100) -> Iterator[list[InvoiceSummary]]:
+                      page_size: int | None = None) -> Iterator[list[InvoiceSummary]]:
         """Every sales invoice changed since `modified_since` (If-Modified-Since, UTC), page by page."""
         headers = {"If-Modified-Since": modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")} \
             if modified_since else {}
-        page = 1
+        page, page_size = 1, page_size or self.list_page_size
         while True:
             _, body = self.http.request("GET", f"{API}/Invoices", headers=headers,
                                         params={"page": page, "pageSize": page_size, "where": 'Type=="ACCREC"'})

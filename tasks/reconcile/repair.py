@@ -52,8 +52,8 @@ def repair(rt: Runtime, drift: pd.DataFrame) -> RepairReport:
             rt.ledger.reopen(f"{rt.crm.system}:ticket:{row.job_id}", cls)
             crm_jobs.add(row.job_id)
         elif cls in INVOICE_CLASSES:
-            suffix = "invoice-send" if cls == "unsent_invoice" else "invoice"
-            rt.ledger.reopen(f"{rt.accounting.system}:{suffix}:{row.job_id}", cls)
+            for suffix in ("invoice", "invoice-send"):  # each looks at the vendor first: no double write
+                rt.ledger.reopen(f"{rt.accounting.system}:{suffix}:{row.job_id}", cls)
             invoice_jobs.add(row.job_id)
         elif cls in HOUR_CLASSES:
             technician, day = str(row.detail), date.fromisoformat(str(row.workday))
@@ -74,8 +74,11 @@ def repair(rt: Runtime, drift: pd.DataFrame) -> RepairReport:
     gated: dict[str, str | None] = {}
     for job_id in sorted(crm_jobs | invoice_jobs):
         gated[job_id] = _gate(job_id, report)
+    missing_cases = set(drift.loc[drift["drift_class"] == "missing_case", "job_id"])
     for job_id in sorted(crm_jobs):
         if gated[job_id] is not None:
+            if job_id in missing_cases:  # gone from the CRM: open it again (found, not duplicated, by job id)
+                _drive(report, f"reopened case of {job_id}", lambda j=job_id: _open_case(rt, j), quiet=True)
             _drive(report, f"case of {job_id}", lambda j=job_id: resolve_case(j, rt, gated[j]))
     for job_id in sorted(invoice_jobs):
         if gated[job_id] is not None:
@@ -89,6 +92,18 @@ def repair(rt: Runtime, drift: pd.DataFrame) -> RepairReport:
                 return _upsert_week(rt, t, w, ps)
         _drive(report, f"hours of {technician}, week of {week_start}", week)
     return report
+
+
+def _open_case(rt: Runtime, job_id: str) -> None:
+    from sqlmodel import Session
+
+    from models.canonical import Job
+
+    with Session(rt.engine) as s:
+        job = s.get(Job, job_id)
+    assert job is not None
+    rt.crm.open_case(job_id, f"{job.description} — {job_id}", f"Job {job_id} for customer {job.customer_id} "
+                     "(opened again by the nightly reconciliation: the CRM no longer had it)")
 
 
 def _stuck_kind(key: str) -> str:
