@@ -10,6 +10,7 @@ import typer
 
 from deployments.cli_hours import hours_command
 from deployments.cli_ops import quarantine_app, rerun_command
+from deployments.cli_reconcile import reconcile_command
 
 if TYPE_CHECKING:
     from models.settings import FieldbridgeSettings
@@ -21,6 +22,7 @@ app.command("hours", help="Preview how a CSV of time entries will be paid (regul
 )
 app.add_typer(quarantine_app, name="quarantine")
 app.command("rerun")(rerun_command)
+app.command("reconcile")(reconcile_command)
 
 EXIT_CONFIG = 3
 

@@ -245,8 +245,13 @@ def _run(company: demo_data.DemoCompany, settings: FieldbridgeSettings, service:
     console.print(f"[bold]{len(job_ids) - len(failed)} of {len(job_ids)} jobs posted[/] in "
                   f"{time.monotonic() - started:.1f} s; rerunning the demo posts nothing twice (every write goes "
                   "through the effect ledger).")
+    from flows.reconciliation import nightly_reconciliation
+
+    night = nightly_reconciliation(day=demo_data.DEMO_DAY, return_state=True)  # what runs every night at 02:00
+    console.print(f"[bold]{night.message}[/] (the nightly reconciliation, run now for {demo_data.DEMO_DAY})")
     ui = os.environ["PREFECT_API_URL"].removesuffix("/api")
-    console.print(f"Flow runs, task runs and artifacts: {ui}/runs  (run names: job-closed-<job id>)")
+    console.print(f"Flow runs, task runs and artifacts: {ui}/runs  (run names: job-closed-<job id>, "
+                  f"reconciliation-{demo_data.DEMO_DAY})")
     if keep_running:
         from deployments.serve import serve_forever
 
@@ -256,7 +261,7 @@ def _run(company: demo_data.DemoCompany, settings: FieldbridgeSettings, service:
             serve_forever(service)
         finally:
             running.stop()
-    return 1 if failed else 0
+    return 1 if failed or not night.is_completed() else 0
 
 
 def case_states(job_ids: list[str]) -> dict[str, str]:

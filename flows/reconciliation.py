@@ -93,6 +93,10 @@ def accounting_task(window: Window, jobs: list[str], system: str, progress: Any)
     return _pull(f"accounting ({system})", lambda: pull.pull_invoices(rt.accounting, window, jobs, progress))
 
 
+#: callables told of every page and step (the CLI's progress bar listens here)
+LISTENERS: list[Any] = []
+
+
 class Progress:
     """A progress artifact (steps done of STEPS) plus a log line per page pulled."""
 
@@ -104,11 +108,15 @@ class Progress:
 
     def __call__(self, side: str, pages: int, rows: int) -> None:
         self.logger.info("%s: page %d read (%d records so far)", side, pages, rows)
+        for listener in LISTENERS:
+            listener(self.steps, f"{side}: page {pages} ({rows} records)")
 
     def step(self, what: str) -> None:
-        self.steps += 1
+        self.steps = min(self.steps + 1, STEPS)
         update_progress_artifact(self.id, progress=100.0 * self.steps / STEPS)
         self.logger.info("reconciliation: %s (%d/%d)", what, self.steps, STEPS)
+        for listener in LISTENERS:
+            listener(self.steps, what)
 
 
 def check_night(rt: Runtime, window: Window, threshold: float, progress: Progress) -> Night:
@@ -174,6 +182,7 @@ def nightly_reconciliation(window_start: datetime | None = None, window_end: dat
         repaired = repair(rt, night.drift)
         logger.info("repair: %d re-driven, %d not repaired, %d for a person", len(repaired.repaired),
                     len(repaired.not_repaired), repaired.for_a_person)
+        progress.steps = 0  # the re-check reads every side again
         try:
             night = check_night(rt, window, threshold, progress)
         except PullFailed as exc:

@@ -37,6 +37,7 @@ def test_demo_posts_each_job_once_and_a_rerun_duplicates_nothing(tmp_path: Path)
     first = _demo(home, port)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "5 of 5 jobs posted" in first.stdout
+    assert "reconciliation of 2026-11-24: all checks passed (match rate 100.0%), 0 drift row(s)" in first.stdout
     assert f"http://127.0.0.1:{port}" in first.stdout
 
     expected_jobs = {f"J{1001 + n}" for n in range(5)}

@@ -45,7 +45,7 @@ from connectors.salesforce import sandbox as sf_sandbox
 from connectors.webhook import sandbox as webhook_sandbox
 from connectors.xero import sandbox as xero_sandbox
 
-FUZZ = settings(max_examples=40, deadline=None, database=None, derandomize=True,
+FUZZ = settings(max_examples=25, deadline=None, database=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))
 UNAUTH = settings(FUZZ, max_examples=8)
 HIGH = 10**9  # every rate limit out of reach: a 429 would stop requests short of the handler
