@@ -255,3 +255,22 @@ def test_quarantined_jobs_are_not_drift_and_unsent_is_ignored_when_sending_is_of
     sides, _ = make_sides(500, {"unsent_invoice": 4}, held=9)
     assert counts(find_drift(sides))["missing_case"] == 0
     assert counts(find_drift(sides, send_invoices=False))["unsent_invoice"] == 0
+
+
+def test_the_cli_reconciles_a_day_and_explains_bad_options(world: World, prefect_harness: None) -> None:
+    from typer.testing import CliRunner
+
+    from deployments.cli import app
+
+    runner = CliRunner()
+    bad = runner.invoke(app, ["reconcile", "--repair", "wild"])
+    assert bad.exit_code == 2 and "--repair must be none or safe" in bad.output
+    assert runner.invoke(app, ["reconcile", "--date", "24/11/2026"]).exit_code == 2
+    _post_all(world)
+    done = runner.invoke(app, ["reconcile", "--date", DEMO_DAY.isoformat()])
+    assert done.exit_code == 0, done.output
+    assert f"reconciliation of {DEMO_DAY}: all checks passed" in done.output
+    world.runtime.crm.http.close()  # the CRM stops answering: the night cannot be read to the end
+    world.sandboxes.servers["hubspot"].stop()
+    incomplete = runner.invoke(app, ["reconcile", "--date", DEMO_DAY.isoformat()])
+    assert incomplete.exit_code == 4 and "incomplete" in incomplete.output
