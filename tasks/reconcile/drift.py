@@ -111,7 +111,8 @@ def find_drift(sides: Sides, *, send_invoices: bool = True) -> pd.DataFrame:
 
     # accounting: invoices numbered by job id
     inv = sides.invoices
-    ours = inv["doc_number"].isin(sides.known_jobs)
+    known = sides.known_jobs if sides.known_jobs.is_unique else sides.known_jobs.unique()
+    ours = pd.Series(pd.Index(known).get_indexer(inv["doc_number"]) >= 0, index=inv.index)  # hash lookup
     parts.append(_rows(inv[~ours], "orphan_invoice", accounting, vendor_id="invoice_id", actual="total_cents",
                        detail="doc_number"))
     numbered = inv[ours]
