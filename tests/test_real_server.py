@@ -51,6 +51,12 @@ class Stack:
     api_url: str
     sandboxes: Any
     alerts: list[dict[str, Any]]
+    worker: subprocess.Popen | None = None
+
+    def stop_worker(self) -> None:
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.terminate()
+            self.worker.wait(timeout=30)
 
     def state(self, system: str, collection: str) -> list[dict[str, Any]]:
         return httpx.get(f"{self.sandboxes.url(system)}/_sandbox/state/{collection}").json()["results"]
@@ -107,20 +113,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     demo_data.load(company, engine)
     sandboxes.seed(company, settings)
     engine.dispose()
-    worker = None
+    stack = Stack(env, server.api_url, running, _Receiver.received)
     try:
-        stack = Stack(env, server.api_url, running, _Receiver.received)
         deployed = stack.cli(str(BIN / "fieldbridge"), "deploy", timeout=300)
         assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
-        worker = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", "fieldbridge"],
-                                  env={**env, "PREFECT_WORKER_QUERY_SECONDS": "2"}, cwd=ROOT,
-                                  stdout=open(home / "worker.log", "wb"),  # noqa: SIM115
-                                  stderr=subprocess.STDOUT)
+        stack.worker = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", "fieldbridge"],
+                                        env={**env, "PREFECT_WORKER_QUERY_SECONDS": "2"}, cwd=ROOT,
+                                        stdout=open(home / "worker.log", "wb"),  # noqa: SIM115
+                                        stderr=subprocess.STDOUT)
         yield stack
     finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=30)
+        stack.stop_worker()
         running.stop()
         server.stop()
         receiver.shutdown()
@@ -210,6 +213,7 @@ def test_serve_takes_events_and_stops_cleanly_on_ctrl_c(stack: Stack) -> None:
 
     from deployments import demo_data, fsm_simulator
 
+    stack.stop_worker()  # serve runs its own deployments: the pool's worker must not race it for the runs
     port = free_port()
     env = {**stack.env, "FIELDBRIDGE_INGRESS_SECRETS": "whsec_serve_test"}
     proc = subprocess.Popen([str(BIN / "fieldbridge"), "serve", "--port", str(port)], env=env, cwd=ROOT,
@@ -232,7 +236,11 @@ def test_serve_takes_events_and_stops_cleanly_on_ctrl_c(stack: Stack) -> None:
         assert answer.status_code == 202, answer.text
         deadline = time.monotonic() + 60
         while "J1003" not in {i["DocNumber"] for i in stack.state("quickbooks", "Invoice")}:
-            assert time.monotonic() < deadline, "the event's run did not post the invoice"
+            if time.monotonic() > deadline:
+                proc.kill()
+                alerts = [a for a in stack.alerts if a.get("job_id") == "J1003"]
+                raise AssertionError(f"the event's run did not post the invoice; alerts {alerts}; serve said:\n"
+                                     + proc.communicate()[0][-4000:])
             time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=90)

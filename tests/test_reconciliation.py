@@ -185,9 +185,10 @@ def test_a_vendor_failing_mid_pull_fails_the_run_and_publishes_no_report(world: 
     assert "incomplete" in state.message and "accounting (quickbooks)" in state.message
     assert not (world.home / "reconciliation" / f"reconciliation-{DEMO_DAY}.parquet").exists()
 
-    async def artifact_keys() -> set[str]:
+    async def artifact_keys() -> set[str]:  # of this run only: the session's Prefect holds other tests' too
         async with get_client() as client:
-            return {a.key for a in await client.read_artifacts() if a.key}
+            return {a.key for a in await client.read_artifacts()
+                    if a.key and a.flow_run_id == state.state_details.flow_run_id}
 
     import asyncio
 
