@@ -8,6 +8,7 @@ not be read to the end.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -65,32 +66,16 @@ def canonical_task(window: Window, label: str) -> dict[str, Any]:
     return pull.canonical_side(get_runtime(), window)
 
 
-def _pull(side: str, fetch: Any) -> pd.DataFrame:
+@task(name="pull-side", cache_policy=NO_CACHE, task_run_name="pull-{role}-{system}", retries=1,
+      retry_delay_seconds=5)
+def pull_side(role: str, system: str, read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """Read one system's side to the end, or fail saying that no report will be published."""
     try:
-        return fetch()
+        return read()
     except Exception as exc:
-        raise PullFailed(f"{side}: could not be read to the end ({exc}); no reconciliation report was "
-                         "published for this window — rerun it when the system answers") from exc
-
-
-@task(name="pull-crm", cache_policy=NO_CACHE, task_run_name="pull-crm-{system}", retries=1, retry_delay_seconds=5)
-def crm_task(window: Window, jobs: list[str], system: str, progress: Any) -> pd.DataFrame:
-    rt = get_runtime()
-    return _pull(f"CRM ({system})", lambda: pull.pull_cases(rt.crm, window, jobs, progress))
-
-
-@task(name="pull-payroll", cache_policy=NO_CACHE, task_run_name="pull-payroll-{system}", retries=1,
-      retry_delay_seconds=5)
-def payroll_task(days: list[date], employees: list[str], system: str, progress: Any) -> pd.DataFrame:
-    rt = get_runtime()
-    return _pull(f"payroll ({system})", lambda: pull.pull_sheets(rt.payroll, days, employees, progress))
-
-
-@task(name="pull-accounting", cache_policy=NO_CACHE, task_run_name="pull-accounting-{system}", retries=1,
-      retry_delay_seconds=5)
-def accounting_task(window: Window, jobs: list[str], system: str, progress: Any) -> pd.DataFrame:
-    rt = get_runtime()
-    return _pull(f"accounting ({system})", lambda: pull.pull_invoices(rt.accounting, window, jobs, progress))
+        label = "CRM" if role == "crm" else role
+        raise PullFailed(f"{label} ({system}): could not be read to the end ({exc}); no reconciliation report "
+                         "was published for this window — rerun it when the system answers") from exc
 
 
 #: callables told of every page and step (the CLI's progress bar listens here)
@@ -127,9 +112,11 @@ def check_night(rt: Runtime, window: Window, threshold: float, progress: Progres
     employees = sorted(set(canonical["hours"]["employee_id"]))
     systems = {"crm": rt.crm.system, "payroll": rt.payroll.system, "accounting": rt.accounting.system}
     futures = {
-        "cases": crm_task.submit(window, jobs, rt.crm.system, progress),
-        "sheets": payroll_task.submit(days, employees, rt.payroll.system, progress),
-        "invoices": accounting_task.submit(window, jobs, rt.accounting.system, progress),
+        "cases": pull_side.submit("crm", rt.crm.system, lambda: pull.pull_cases(rt.crm, window, jobs, progress)),
+        "sheets": pull_side.submit("payroll", rt.payroll.system,
+                                   lambda: pull.pull_sheets(rt.payroll, days, employees, progress)),
+        "invoices": pull_side.submit("accounting", rt.accounting.system,
+                                     lambda: pull.pull_invoices(rt.accounting, window, jobs, progress)),
     }
     frames: dict[str, pd.DataFrame] = {}
     errors: list[str] = []

@@ -69,12 +69,16 @@ def upsert_hours(job_id: str, rt: Runtime | None = None, validated: str | None =
     sheets = []
     current = affected_weeks(snap.entries, ps)
     for technician_id, week_start in sorted(current | _paid_weeks(rt, job_id)):
-        # compute and write the week under one lock: two jobs of the same technician must not each write
-        # a total computed before the other's hours were validated (last writer would win with stale hours)
-        with rt.ledger.locked(f"{payroll.system}:week:{technician_id}:{week_start.isoformat()}"):
-            sheets.extend(_upsert_week(rt, technician_id, week_start, ps))
+        sheets.extend(upsert_week(rt, technician_id, week_start, ps))
     _remember_paid_weeks(rt, job_id, current)
     return {"system": payroll.system, "timesheets": sheets}
+
+
+def upsert_week(rt: Runtime, technician_id: str, week_start: date, ps: PayrollSettings) -> list[dict[str, Any]]:
+    """Compute and write one technician's week under one lock: two jobs of the same technician must not each
+    write a total computed before the other's hours were validated (last writer would win with stale hours)."""
+    with rt.ledger.locked(f"{rt.payroll.system}:week:{technician_id}:{week_start.isoformat()}"):
+        return _upsert_week(rt, technician_id, week_start, ps)
 
 
 def _upsert_week(rt: Runtime, technician_id: str, week_start: date, ps: PayrollSettings) -> list[dict[str, Any]]:

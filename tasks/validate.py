@@ -135,14 +135,7 @@ class _Suites:
             "technicians": [("technician_in_payroll", gxe.ExpectColumnValuesToBeInSet(
                 column="in_payroll", value_set=[True]))],
         }
-        self.tables: dict[str, tuple[Any, Any]] = {}
-        for table, expectations in spec.items():
-            batch_def = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("job")
-            suite = gx.ExpectationSuite(name=f"job_{table}")
-            for check, expectation in expectations:
-                expectation.meta = {"check": check}
-                suite.add_expectation(expectation)
-            self.tables[table] = (batch_def, self.context.suites.add(suite))
+        self.tables = add_suites(self.context, source, "job", spec)
 
     def validate(self, frames: dict[str, pd.DataFrame], params: dict[str, Any]) -> tuple[list[Failure], int]:
         failures: list[Failure] = []
@@ -159,10 +152,31 @@ class _Suites:
                     checks += 1
                     if res.success:
                         continue
-                    check = (res.expectation_config.meta or {}).get("check", res.expectation_config.type)
+                    check = check_name(res)
                     rows = tuple(sorted({str(i["row_id"]) for i in res.result.get("unexpected_index_list") or []}))
                     failures.append(Failure(check, table, EXPLAIN.get(check, check), rows))
         return failures, checks
+
+
+def add_suites(context: Any, source: Any, prefix: str,
+               spec: dict[str, list[tuple[str, Any]]]) -> dict[str, tuple[Any, Any]]:
+    """One dataframe asset and one suite per table of `spec`; each expectation carries its check's name."""
+    import great_expectations as gx
+
+    tables: dict[str, tuple[Any, Any]] = {}
+    for table, expectations in spec.items():
+        batch_def = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(prefix)
+        suite = gx.ExpectationSuite(name=f"{prefix}_{table}")
+        for check, expectation in expectations:
+            expectation.meta = {"check": check}
+            suite.add_expectation(expectation)
+        tables[table] = (batch_def, context.suites.add(suite))
+    return tables
+
+
+def check_name(result: Any) -> str:
+    """The check an expectation result belongs to (set by `add_suites`)."""
+    return (result.expectation_config.meta or {}).get("check", result.expectation_config.type)
 
 
 #: GX is not thread-safe (its suite-parameter parser is a shared pyparsing grammar), and the effect

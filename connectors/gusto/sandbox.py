@@ -29,6 +29,7 @@ from connectors.emulator import (
     is_malformed,
     read_json,
 )
+from connectors.http import jsonbody
 
 PAY_CLASSIFICATIONS = {"Regular", "Overtime", "Double overtime"}
 
@@ -42,11 +43,9 @@ def error_body(status: int, message: str, key: str = "base", category: str | Non
 
 def read_body(raw: bytes, content_type: str) -> dict[str, Any]:
     """A token request body: JSON (as Gusto's examples send it) or form-encoded (as OAuth libraries do)."""
-    import json
-
     text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
     if "json" in content_type:
-        body = json.loads(text)
+        body = jsonbody.loads(text)
         if not isinstance(body, dict):
             raise ValueError("not an object")
         return {k: str(v) for k, v in body.items()}
@@ -90,7 +89,7 @@ def create_app(
         raw = await request.body()
         try:
             form: Any = read_body(raw, request.headers.get("content-type", ""))
-        except (ValueError, RecursionError):
+        except ValueError:
             return ExactJSONResponse({"error": "invalid_request"}, status_code=400)
         if oauth_client is None or form.get("client_id") != oauth_client[0] or \
                 form.get("client_secret") != oauth_client[1]:

@@ -13,7 +13,11 @@ def dumps(obj: Any) -> str:
 
 
 def loads(text: str | bytes) -> Any:
-    return simplejson.loads(text, use_decimal=True) if text else None
+    """Decode; nesting deeper than the decoder can follow is a malformed document (ValueError), like any other."""
+    try:
+        return simplejson.loads(text, use_decimal=True) if text else None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 __all__ = ["Decimal", "dumps", "loads"]

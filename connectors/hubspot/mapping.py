@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.contract.records import CaseNote, CaseResolution, CaseSummary, VendorRecord
+from connectors.contract.times import parse_instant
 
 JOB_ID_PROPERTY = "fieldbridge_job_id"
 NOTE_KEY_PROPERTY = "fieldbridge_note_key"
@@ -65,7 +66,7 @@ def _parse_time(value: Any) -> datetime | None:
         return None
     if str(value).isdigit():
         return datetime.fromtimestamp(int(value) / 1000, UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parse_instant(value)
 
 
 def record(body: dict[str, Any], closed_stage: str | None = None) -> VendorRecord:

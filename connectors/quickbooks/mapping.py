@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from connectors.contract.records import BillingCustomer, InvoiceDraft, InvoiceSummary, VendorRecord
+from connectors.contract.times import parse_instant
 
 _NAMESPACE = uuid.UUID("7d4f7a51-7f6e-4a55-9f5e-2f8a6c1b0e11")
 
@@ -113,7 +113,7 @@ def invoice_summary(inv: dict[str, Any]) -> InvoiceSummary:
     return InvoiceSummary(id=str(inv["Id"]), doc_number=inv.get("DocNumber"),
                           customer_id=str((inv.get("CustomerRef") or {}).get("value") or "") or None,
                           total=total, sent=inv.get("EmailStatus") == "EmailSent", status=status,
-                          modified_at=datetime.fromisoformat(updated.replace("Z", "+00:00")) if updated else None)
+                          modified_at=parse_instant(updated))
 
 
 def invoice_record(inv: dict[str, Any]) -> VendorRecord:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from connectors.contract.times import parse_instant
 
 
 class QueryError(ValueError):
@@ -230,20 +231,11 @@ def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
             return str(left), str(right)
     if isinstance(right, bool):
         return bool(left) if isinstance(left, bool) else str(left).lower() == "true", right
-    moments = _instant(left), _instant(right)
+    moments = parse_instant(left), parse_instant(right)
     if None not in moments:  # dateTime values compare as instants, whatever offset each is written in
         return moments
     return ("" if left is None else str(left)), right
 
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str) or len(value) < 19 or value[10:11] != "T":
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def _holds(c: Condition, actual: Any) -> bool:

@@ -7,10 +7,10 @@ id, so each comment carries a marker line with fieldbridge's note key, which the
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from connectors.contract import CaseNote, CaseResolution, CaseSummary, VendorRecord
+from connectors.contract.times import parse_instant
 
 MARKER = "— fieldbridge note "
 
@@ -34,14 +34,8 @@ def note_key_of(body: str | None) -> str | None:
 
 
 def case_summary(doc: dict[str, Any], job_id_field: str) -> CaseSummary:
-    stamp = doc.get("SystemModstamp")
-    modified = None
-    if stamp:
-        text = str(stamp).replace("Z", "+00:00")
-        modified = datetime.fromisoformat(f"{text[:-2]}:{text[-2:]}" if text[-5] in "+-" and ":" not in text[-5:]
-                                          else text)
     return CaseSummary(id=str(doc["Id"]), job_id=doc.get(job_id_field) or None, resolved=bool(doc.get("IsClosed")),
-                       modified_at=modified)
+                       modified_at=parse_instant(doc.get("SystemModstamp")))
 
 
 def case_record(doc: dict[str, Any]) -> VendorRecord:

@@ -336,8 +336,6 @@ def create_app(
             parsed = soql.parse(q)
         except soql.SoqlError as exc:
             return error(400, str(exc), "MALFORMED_QUERY")
-        except RecursionError:
-            return error(400, "the query nests too deeply", "MALFORMED_QUERY")
         if parsed.sobject not in OBJECTS:
             return error(400, f"sObject type '{parsed.sobject}' is not supported.", "INVALID_TYPE")
         unknown = [f for f in parsed.fields

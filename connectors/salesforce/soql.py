@@ -15,6 +15,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from connectors.contract.times import parse_instant
+
 
 class SoqlError(ValueError):
     """MALFORMED_QUERY: the message says where."""
@@ -158,6 +160,14 @@ class _Parser:
 
 
 def parse(text: str) -> Soql:
+    """The query, or SoqlError saying what does not parse (a query nested past Python's stack included)."""
+    try:
+        return _parse(text)
+    except RecursionError:
+        raise SoqlError("the query nests too deeply") from None
+
+
+def _parse(text: str) -> Soql:
     p = _Parser(text)
     p.need("SELECT")
     fields = [p.name()]
@@ -201,20 +211,7 @@ class DateTimeLiteral(str):
     """A date or dateTime literal: compared with a record's field as an instant, not as text."""
 
     def instant(self) -> datetime | None:
-        return _instant(self)
-
-
-def _instant(value: Any) -> datetime | None:
-    text = str(value)
-    if "T" not in text and "t" not in text:
-        return None
-    text = text.replace("Z", "+00:00").replace("z", "+00:00")
-    if re.search(r"[+-]\d{4}$", text):
-        text = f"{text[:-2]}:{text[-2:]}"
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
+        return parse_instant(str(self))
 
 
 def _compare(actual: Any, op: str, expected: Any) -> bool:
@@ -230,7 +227,7 @@ def _compare(actual: Any, op: str, expected: Any) -> bool:
     if actual is None:
         return op == "!="
     if isinstance(expected, DateTimeLiteral) and expected.instant() is not None:
-        left: Any = _instant(actual)
+        left: Any = parse_instant(actual)
         if left is None:
             return False
         expected = expected.instant()

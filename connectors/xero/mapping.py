@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from connectors.contract import BillingCustomer, InvoiceDraft, InvoiceSummary, VendorRecord
+from connectors.contract.times import parse_instant
 
 CENT = Decimal("0.01")
 
@@ -105,8 +106,7 @@ def parse_date(value: Any) -> datetime | None:
     found = re.match(r"/Date\((-?\d+)([+-]\d{4})?\)/", str(value))
     if found:
         return datetime.fromtimestamp(int(found.group(1)) / 1000, UTC)
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return parse_instant(value) or datetime.fromisoformat(str(value)).replace(tzinfo=UTC)  # naive: Xero means UTC
 
 
 def invoice_record(doc: dict[str, Any]) -> VendorRecord:

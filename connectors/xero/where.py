@@ -243,7 +243,15 @@ def _compare(left: Any, op: str, right: Any) -> bool:
 
 
 def parse(text: str) -> Expr:
-    """Compile a `where` filter into a predicate over a stored document; WhereError if it does not parse."""
+    """Compile a `where` filter into a predicate over a stored document; WhereError if it does not parse
+    (a filter nested past Python's stack included)."""
+    try:
+        return _parse(text)
+    except RecursionError:
+        raise WhereError("the filter nests too deeply") from None
+
+
+def _parse(text: str) -> Expr:
     tokens: list[tuple[str, str]] = []
     pos = 0
     while pos < len(text):

@@ -6,7 +6,6 @@ the ledger, so the verdict is data quality expressed the same way as the quality
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -55,10 +54,9 @@ def joined(sides: Sides, drift: pd.DataFrame) -> pd.DataFrame:
 
 class _Suite:
     def __init__(self) -> None:
-        import great_expectations as gx
         import great_expectations.expectations as gxe
 
-        from tasks.validate import _suites  # the gate's context: GX configured (quiet) once per process
+        from tasks.validate import _suites, add_suites  # the gate's context: GX set up (quiet) once per process
 
         self.context = _suites().context
         source = self.context.data_sources.add_pandas("fieldbridge_reconciliation")
@@ -72,14 +70,7 @@ class _Suite:
                 column="minutes_off", max_value={"$PARAMETER": "hours_tolerance_minutes"}))],
             "ledger": [("no_stuck_effects", gxe.ExpectTableRowCountToEqual(value=0))],
         }
-        self.tables: dict[str, tuple[Any, Any]] = {}
-        for table, expectations in spec.items():
-            batch_def = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("night")
-            suite = gx.ExpectationSuite(name=f"reconciliation_{table}")
-            for check, expectation in expectations:
-                expectation.meta = {"check": check}
-                suite.add_expectation(expectation)
-            self.tables[table] = (batch_def, self.context.suites.add(suite))
+        self.tables = add_suites(self.context, source, "reconciliation", spec)
 
 
 @lru_cache(maxsize=1)
@@ -87,19 +78,16 @@ def _suite() -> _Suite:
     return _Suite()
 
 
-_LOCK = threading.RLock()
-
-
 def verdict(sides: Sides, drift: pd.DataFrame, match_threshold: float) -> Verdict:
     """Run the suite; the run fails when any check fails."""
-    from tasks.validate import _GX_LOCK
+    from tasks.validate import _GX_LOCK, check_name
 
     frame = joined(sides, drift)
     rate = float(frame["matched"].mean()) if len(frame) else 1.0
     frames = {"jobs": frame.assign(matched=frame["matched"].astype(float)), "hours": hours_off(drift),
               "ledger": sides.ledger}
     failures = []
-    with _GX_LOCK, _LOCK:
+    with _GX_LOCK:  # GX is not thread-safe; the gate's lock covers this suite too
         suite = _suite()
         for table, (batch_def, expectations) in suite.tables.items():
             data = frames[table]
@@ -110,7 +98,7 @@ def verdict(sides: Sides, drift: pd.DataFrame, match_threshold: float) -> Verdic
                 "match_threshold": match_threshold, "hours_tolerance_minutes": 0})
             for res in result.results:
                 if not res.success:
-                    check = (res.expectation_config.meta or {}).get("check", res.expectation_config.type)
+                    check = check_name(res)
                     detail = f" ({rate:.1%} < {match_threshold:.1%})" if check == "match_rate" else ""
                     failures.append(f"{check}{detail}: {EXPLAIN.get(check, check)}")
     return Verdict(not failures, rate, tuple(failures))

@@ -161,7 +161,7 @@ def find_drift_plain(sides: Sides, *, send_invoices: bool = True) -> dict[str, i
     jobs = [r for r in sides.jobs.itertuples(index=False) if not r.held]
     resolved: dict[str, bool] = {}
     for case in sides.cases.itertuples(index=False):
-        if case.job_id is not None and case.job_id == case.job_id:
+        if pd.notna(case.job_id):
             resolved[case.job_id] = resolved.get(case.job_id, False) or bool(case.resolved)
     for job in jobs:
         if job.job_id not in resolved:
@@ -192,8 +192,8 @@ def find_drift_plain(sides: Sides, *, send_invoices: bool = True) -> dict[str, i
             continue
         invoice = rows[0]
         out["amount_mismatch"] += int(invoice.total_cents != job.expected_cents)
-        out["customer_mismatch"] += int(job.accounting_customer is not None and job.accounting_customer ==
-                                        job.accounting_customer and invoice.customer_id != job.accounting_customer)
+        out["customer_mismatch"] += int(pd.notna(job.accounting_customer)
+                                        and invoice.customer_id != job.accounting_customer)
         out["unsent_invoice"] += int(send_invoices and not invoice.sent and bool(job.has_email))
     out["ledger_stuck"] = len(sides.ledger)
     return dict(out)

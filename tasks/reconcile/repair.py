@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
+from sqlmodel import Session
 
 from connectors.contract.errors import ConnectorError
-from tasks.effects import _upsert_week, create_invoice, resolve_case, upsert_hours
+from models.canonical import Job
+from tasks.effects import create_invoice, resolve_case, upsert_hours, upsert_week
 from tasks.quality import apply_gate
 from tasks.runtime import Runtime
 from tasks.timesheets import payroll_settings, week_start_of
@@ -87,18 +89,12 @@ def repair(rt: Runtime, drift: pd.DataFrame) -> RepairReport:
         if gated[job_id] is not None:
             _drive(report, f"hours of {job_id}", lambda j=job_id: upsert_hours(j, rt, gated[j]), quiet=True)
     for technician, week_start in sorted(weeks):
-        def week(t: str = technician, w: date = week_start) -> object:
-            with rt.ledger.locked(f"{rt.payroll.system}:week:{t}:{w.isoformat()}"):
-                return _upsert_week(rt, t, w, ps)
-        _drive(report, f"hours of {technician}, week of {week_start}", week)
+        _drive(report, f"hours of {technician}, week of {week_start}",
+               lambda t=technician, w=week_start: upsert_week(rt, t, w, ps))
     return report
 
 
 def _open_case(rt: Runtime, job_id: str) -> None:
-    from sqlmodel import Session
-
-    from models.canonical import Job
-
     with Session(rt.engine) as s:
         job = s.get(Job, job_id)
     assert job is not None

@@ -8,7 +8,7 @@ shows progress. A job the listing does not mention is looked up once by id befor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -104,11 +104,16 @@ def ledger_side(rt: Runtime, now: datetime | None = None) -> pd.DataFrame:
                     "last_error": (r.last_error or "")[:300]} for r in rows], LEDGER_COLUMNS)
 
 
-def pull_cases(crm: CRM, window: Window, expected_jobs: list[str], on_page: OnPage) -> pd.DataFrame:
-    rows: list[CaseSummary] = []
-    for n, page in enumerate(crm.list_cases(window.start), 1):
+def _read_pages(side: str, pages: Iterable[list[Any]], on_page: OnPage) -> list[Any]:
+    rows: list[Any] = []
+    for n, page in enumerate(pages, 1):
         rows.extend(page)
-        on_page("crm", n, len(rows))
+        on_page(side, n, len(rows))
+    return rows
+
+
+def pull_cases(crm: CRM, window: Window, expected_jobs: list[str], on_page: OnPage) -> pd.DataFrame:
+    rows: list[CaseSummary] = _read_pages("crm", crm.list_cases(window.start), on_page)
     listed = {r.job_id for r in rows}
     for job_id in expected_jobs:
         if job_id not in listed:  # unchanged since the window opened, or really missing: ask once
@@ -120,10 +125,8 @@ def pull_cases(crm: CRM, window: Window, expected_jobs: list[str], on_page: OnPa
 
 def pull_sheets(payroll: Payroll, days: list[date], employee_ids: list[str], on_page: OnPage) -> pd.DataFrame:
     """Sheets of the workdays `days` span (the window's local days and every workday its jobs touch)."""
-    rows: list[TimesheetSummary] = []
-    for n, page in enumerate(payroll.list_timesheets(min(days), max(days), sorted(set(employee_ids))), 1):
-        rows.extend(page)
-        on_page("payroll", n, len(rows))
+    rows: list[TimesheetSummary] = _read_pages(
+        "payroll", payroll.list_timesheets(min(days), max(days), sorted(set(employee_ids))), on_page)
     wanted = set(employee_ids)
     return _frame([{"sheet_id": r.id, "employee_id": r.employee_id, "workday": r.workday.isoformat(),
                     "minutes": minutes(r.hours)} for r in rows if not wanted or r.employee_id in wanted],
@@ -131,10 +134,7 @@ def pull_sheets(payroll: Payroll, days: list[date], employee_ids: list[str], on_
 
 
 def pull_invoices(acc: Accounting, window: Window, expected_jobs: list[str], on_page: OnPage) -> pd.DataFrame:
-    rows: list[InvoiceSummary] = []
-    for n, page in enumerate(acc.list_invoices(window.start), 1):
-        rows.extend(page)
-        on_page("accounting", n, len(rows))
+    rows: list[InvoiceSummary] = _read_pages("accounting", acc.list_invoices(window.start), on_page)
     listed = {r.doc_number for r in rows}
     for job_id in expected_jobs:
         if job_id not in listed:
