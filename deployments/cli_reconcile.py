@@ -19,6 +19,9 @@ def reconcile_command(
                                         "through the ledger, then check again (never voids or deletes).")] = "none",
     threshold: Annotated[float | None, typer.Option(min=0, max=1, help="Share of jobs that must agree "
                                                     "(default: FIELDBRIDGE_RECONCILE_MATCH_THRESHOLD).")] = None,
+    partitions: Annotated[int | None, typer.Option(min=0, help="Compare in N partitions (workday × technician) "
+                                                   "on a Dask cluster: FIELDBRIDGE_RECONCILE_DASK_ADDRESS, or a "
+                                                   "local one (default: FIELDBRIDGE_RECONCILE_PARTITIONS).")] = None,
 ) -> None:
     """Compare CRM, payroll and accounting with the field-service model for one day.
 
@@ -43,7 +46,7 @@ def reconcile_command(
         reconciliation.LISTENERS.append(listen)
         try:
             state = reconciliation.nightly_reconciliation(day=when, repair_mode=repair, match_threshold=threshold,
-                                                          return_state=True)
+                                                          partitions=partitions, return_state=True)
         finally:
             reconciliation.LISTENERS.remove(listen)
     result: Any = state.result(raise_on_failure=False)

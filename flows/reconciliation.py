@@ -28,6 +28,7 @@ from prefect.states import Completed, Failed, State
 from flows.logs import route_fieldbridge_logs
 from tasks.reconcile import sides as pull
 from tasks.reconcile.checks import Verdict, summary_counts, verdict
+from tasks.reconcile.distributed import compare_partitioned, dask_runner
 from tasks.reconcile.drift import CLASSES, EXPLAIN, Sides, counts, find_drift
 from tasks.reconcile.repair import RepairReport, repair
 from tasks.reconcile.window import Window, custom_window, day_window, yesterday
@@ -104,7 +105,7 @@ class Progress:
             listener(self.steps, what)
 
 
-def check_night(rt: Runtime, window: Window, threshold: float, progress: Progress) -> Night:
+def check_night(rt: Runtime, window: Window, threshold: float, progress: Progress, partitions: int = 0) -> Night:
     canonical = canonical_task(window, window.label)
     progress.step(f"{len(canonical['jobs'])} closed job(s), {len(canonical['hours'])} technician-day(s) expected")
     jobs = [j for j, held in zip(canonical["jobs"]["job_id"], canonical["jobs"]["held"], strict=True) if not held]
@@ -130,8 +131,19 @@ def check_night(rt: Runtime, window: Window, threshold: float, progress: Progres
         raise PullFailed(" | ".join(errors))
     sides = Sides(canonical["jobs"], canonical["hours"], frames["cases"], frames["sheets"], frames["invoices"],
                   canonical["ledger"], canonical["known_jobs"], systems)
-    drift = find_drift(sides, send_invoices=rt.settings.send_invoices)
+    drift = compare(rt, sides, partitions)
     return Night(window, sides, drift, verdict(sides, drift, threshold))
+
+
+def compare(rt: Runtime, sides: Sides, partitions: int) -> pd.DataFrame:
+    """In this process, or as `partitions` task runs on a Dask cluster: the same rows either way."""
+    if partitions <= 1:
+        return find_drift(sides, send_invoices=rt.settings.send_invoices)
+    st = rt.settings
+    get_run_logger().info("comparing in %d partitions (workday × technician) on %s", partitions,
+                          st.reconcile_dask_address or f"a local Dask cluster of {st.reconcile_dask_workers}")
+    runner = dask_runner(st.reconcile_dask_address, st.reconcile_dask_workers)
+    return compare_partitioned(sides, partitions, runner, send_invoices=st.send_invoices)
 
 
 def _run_name() -> str:
@@ -146,20 +158,22 @@ def _run_name() -> str:
 @flow(name="nightly-reconciliation", flow_run_name=_run_name, log_prints=False)
 def nightly_reconciliation(window_start: datetime | None = None, window_end: datetime | None = None,
                            repair_mode: Literal["none", "safe"] = "none", day: date | None = None,
-                           match_threshold: float | None = None) -> State:
+                           match_threshold: float | None = None, partitions: int | None = None) -> State:
     """Compare the four systems for a window (default: yesterday in the company's time zone).
 
     `repair_mode="safe"` re-drives missing and mismatched effects through the ledger and checks again;
     duplicates and orphans are only reported. Rows go to a table artifact, a markdown summary, and Parquet
-    and CSV files under `<home>/reconciliation/`.
+    and CSV files under `<home>/reconciliation/`. `partitions` > 1 compares on a Dask cluster (default:
+    the `reconcile_partitions` setting).
     """
     logger = get_run_logger()
     rt = get_runtime()
     window = resolve_window(window_start, window_end, rt.settings.company_timezone, day)
     threshold = rt.settings.reconcile_match_threshold if match_threshold is None else match_threshold
+    parts = rt.settings.reconcile_partitions if partitions is None else partitions
     progress = Progress(window.label)
     try:
-        night = check_night(rt, window, threshold, progress)
+        night = check_night(rt, window, threshold, progress, parts)
     except PullFailed as exc:
         logger.error("reconciliation of %s incomplete: %s", window.label, exc)
         return Failed(message=f"reconciliation of {window.label} incomplete: {exc}")
@@ -171,7 +185,7 @@ def nightly_reconciliation(window_start: datetime | None = None, window_end: dat
                     len(repaired.not_repaired), repaired.for_a_person)
         progress.steps = 0  # the re-check reads every side again
         try:
-            night = check_night(rt, window, threshold, progress)
+            night = check_night(rt, window, threshold, progress, parts)
         except PullFailed as exc:
             return Failed(message=f"reconciliation of {window.label}: repaired, but the re-check is incomplete: {exc}")
     files = publish(rt, night, before, repaired)

@@ -62,6 +62,11 @@ class FieldbridgeSettings(BaseSettings):
 
     # nightly reconciliation: the share of a day's jobs that must agree in every system for the run to pass
     reconcile_match_threshold: float = 0.98
+    # past one machine: compare in this many partitions (by workday and technician) on a Dask cluster;
+    # 0 or 1 compares in the flow's own process
+    reconcile_partitions: int = 0
+    reconcile_dask_address: str | None = None  # tcp://scheduler:8786; unset: a LocalCluster per run
+    reconcile_dask_workers: int = 2  # processes of that LocalCluster
 
     http_timeout_seconds: float = 20.0
     http_max_attempts: int = 5

@@ -144,6 +144,10 @@ def test_every_drift_class_is_found_exactly_and_safe_repair_converges(big_world:
     hours = rows[rows["drift_class"] == "hours_mismatch"].iloc[0]
     assert hours["delta"] == "30" and hours["system"] == "gusto"
 
+    on_dask = _reconcile(partitions=3)  # the comparison in partitions on a Dask LocalCluster: the same rows
+    assert on_dask.result(raise_on_failure=False)["drift"] == want
+    pd.testing.assert_frame_equal(pd.read_parquet(on_dask.result(raise_on_failure=False)["files"]["parquet"]), rows)
+
     repaired = _reconcile(repair_mode="safe")
     after = repaired.result(raise_on_failure=False)
     left = {c: n for c, n in after["drift"].items() if n}

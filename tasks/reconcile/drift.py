@@ -5,7 +5,8 @@ same code. Money is compared in integer cents and hours in integer minutes, so n
 
 Frames (columns):
 - `jobs`: job_id, customer_id, expected_cents, accounting_customer (vendor id from the id map, or None),
-  has_email, held (quarantined: not drift, reported apart) — the jobs closed in the window;
+  has_email, held (quarantined: not drift, reported apart), technician_id and workday (the lead technician and
+  the local day it closed: the partition key) — the jobs closed in the window;
 - `hours`: employee_id, workday (ISO date), technician_id, expected_minutes — paid time per workday the
   window's jobs touch, from the hours engine;
 - `cases`: case_id, job_id, resolved — as the CRM holds them;
@@ -45,7 +46,8 @@ EXPLAIN = {
 COLUMNS = ["drift_class", "system", "job_id", "employee_id", "workday", "vendor_id", "expected", "actual", "delta",
            "detail"]
 
-JOB_COLUMNS = ["job_id", "customer_id", "expected_cents", "accounting_customer", "has_email", "held"]
+JOB_COLUMNS = ["job_id", "customer_id", "expected_cents", "accounting_customer", "has_email", "held", "technician_id",
+               "workday"]
 HOUR_COLUMNS = ["employee_id", "workday", "technician_id", "expected_minutes"]
 CASE_COLUMNS = ["case_id", "job_id", "resolved"]
 SHEET_COLUMNS = ["sheet_id", "employee_id", "workday", "minutes"]
@@ -77,7 +79,12 @@ def _rows(frame: pd.DataFrame, drift_class: str, system: str, **columns: Any) ->
     out["system"] = system
     for name in COLUMNS[2:]:
         value = columns.get(name)
-        out[name] = frame[value] if isinstance(value, str) and value in frame.columns else value
+        if isinstance(value, str) and value in frame.columns:
+            column = frame[value]
+            # cents and minutes are whole numbers: a join's NaN must not turn them into floats ("47568.0")
+            out[name] = column.astype("Int64") if pd.api.types.is_float_dtype(column) else column
+        else:
+            out[name] = value
     return out[COLUMNS]
 
 
@@ -141,12 +148,17 @@ def find_drift(sides: Sides, *, send_invoices: bool = True) -> pd.DataFrame:
     # the ledger: effects nobody finished
     parts.append(_rows(sides.ledger, "ledger_stuck", "fieldbridge", job_id="job_id", vendor_id="key",
                        actual="status", detail="last_error"))
-    drift = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
-        else empty(COLUMNS)
-    order = {c: n for n, c in enumerate(CLASSES)}
-    drift["_order"] = drift["drift_class"].map(order)
-    return drift.sort_values(["_order", "job_id", "employee_id", "workday"], na_position="last", kind="stable") \
-        .drop(columns="_order").reset_index(drop=True)
+    return combine(parts)
+
+
+def combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Drift rows found in pieces as one table, by class (in `CLASSES` order), then job, employee, workday and
+    vendor id: one order however the rows were found (one process or many partitions)."""
+    found = [p[COLUMNS] for p in parts if len(p)]
+    drift = pd.concat(found, ignore_index=True) if found else empty(COLUMNS)
+    keyed = drift.assign(_order=drift["drift_class"].map({c: n for n, c in enumerate(CLASSES)}))
+    return keyed.sort_values(["_order", "job_id", "employee_id", "workday", "vendor_id"], na_position="last",
+                             kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
 def counts(drift: pd.DataFrame) -> dict[str, int]:

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pandas as pd
+import pendulum
 from sqlmodel import Session, select
 
 from connectors.contract import CRM, Accounting, CaseSummary, InvoiceSummary, Payroll, TimesheetSummary
@@ -74,7 +75,8 @@ def canonical_side(rt: Runtime, window: Window) -> dict[str, Any]:
                               timezone=st.company_timezone)
         jobs.append({"job_id": job_id, "customer_id": snap.customer.id, "expected_cents": cents(draft.total),
                      "accounting_customer": refs.get(snap.customer.id), "has_email": bool(snap.customer.email),
-                     "held": job_id in held})
+                     "held": job_id in held, "technician_id": min(snap.technicians, default=None),
+                     "workday": _local_day(snap.job.closed_at, st.company_timezone)})
     ps = payroll_settings(st)
     touched = {(e.technician_id, workday_of(instant, ps)) for e in entries if e.job_id not in held
                for instant in (e.start, e.end - timedelta(microseconds=1))}
@@ -143,6 +145,10 @@ def pull_invoices(acc: Accounting, window: Window, expected_jobs: list[str], on_
                 rows.append(acc.summarize_invoice(found))
     return _frame([{"invoice_id": r.id, "doc_number": r.doc_number, "customer_id": r.customer_id,
                     "total_cents": cents(r.total), "sent": r.sent} for r in rows], INVOICE_COLUMNS)
+
+
+def _local_day(instant: datetime | None, timezone: str) -> str | None:
+    return pendulum.instance(instant).in_timezone(timezone).date().isoformat() if instant else None
 
 
 def workdays(hours: pd.DataFrame) -> list[date]:

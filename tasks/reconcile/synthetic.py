@@ -17,9 +17,10 @@ def _ids(prefix: str, numbers: np.ndarray, width: int = 7) -> pd.Series:
 
 
 def make_sides(jobs: int, inject: dict[str, int], *, held: int = 0, seed: int = 7,
-               workday: str = "2026-11-29") -> tuple[Sides, dict[str, int]]:
+               workday: str = "2026-11-29", days: int = 1) -> tuple[Sides, dict[str, int]]:
     """`jobs` closed jobs agreeing everywhere, then `inject[class]` rows of each class and `held` quarantined
-    jobs (not drift). Returns the sides and the counts a correct comparison must find."""
+    jobs (not drift). Jobs close on `days` consecutive workdays from `workday`, one technician each.
+    Returns the sides and the counts a correct comparison must find."""
     unknown = set(inject) - set(CLASSES)
     if unknown:
         raise ValueError(f"unknown drift classes: {sorted(unknown)}")
@@ -33,6 +34,9 @@ def make_sides(jobs: int, inject: dict[str, int], *, held: int = 0, seed: int = 
     customers = _ids("C", n % max(1, jobs // 20), 6)
     expected = rng.integers(5_000, 250_000, jobs)
     minutes = rng.integers(60, 600, jobs)
+    first = pd.Timestamp(workday)
+    workdays = pd.Series([(first + pd.Timedelta(days=d)).date().isoformat() for d in range(days)])[n % days]
+    workdays = workdays.reset_index(drop=True)
     slices: dict[str, np.ndarray] = {}
     order = rng.permutation(jobs)
     at = 0
@@ -44,7 +48,8 @@ def make_sides(jobs: int, inject: dict[str, int], *, held: int = 0, seed: int = 
     is_held = np.zeros(jobs, dtype=bool)
     is_held[slices["held"]] = True
     jobs_frame = pd.DataFrame({"job_id": job_ids, "customer_id": customers, "expected_cents": expected,
-                               "accounting_customer": "A" + customers, "has_email": True, "held": is_held})
+                               "accounting_customer": "A" + customers, "has_email": True, "held": is_held,
+                               "technician_id": _ids("T", n), "workday": workdays})
     posted = ~is_held  # a held job was never posted anywhere
 
     keep = posted.copy()
@@ -54,13 +59,13 @@ def make_sides(jobs: int, inject: dict[str, int], *, held: int = 0, seed: int = 
     cases = pd.DataFrame({"case_id": _ids("K", n), "job_id": job_ids, "resolved": resolved})[keep]
 
     employees = _ids("E", n)
-    hours = pd.DataFrame({"employee_id": employees, "workday": workday, "technician_id": _ids("T", n),
+    hours = pd.DataFrame({"employee_id": employees, "workday": workdays, "technician_id": _ids("T", n),
                           "expected_minutes": minutes})[posted]
     keep = posted.copy()
     keep[slices["missing_timesheet"]] = False
     held_minutes = minutes.copy()
     held_minutes[slices["hours_mismatch"]] += 15
-    sheets = pd.DataFrame({"sheet_id": _ids("S", n), "employee_id": employees, "workday": workday,
+    sheets = pd.DataFrame({"sheet_id": _ids("S", n), "employee_id": employees, "workday": workdays,
                            "minutes": held_minutes})[keep]
 
     keep = posted.copy()
