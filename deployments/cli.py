@@ -11,6 +11,8 @@ import typer
 from deployments.cli_hours import hours_command
 from deployments.cli_ops import quarantine_app, rerun_command
 from deployments.cli_reconcile import reconcile_command
+from deployments.cli_run import HELP as RUN_HELP
+from deployments.cli_run import run_command
 
 if TYPE_CHECKING:
     from models.settings import FieldbridgeSettings
@@ -23,6 +25,24 @@ app.command("hours", help="Preview how a CSV of time entries will be paid (regul
 app.add_typer(quarantine_app, name="quarantine")
 app.command("rerun")(rerun_command)
 app.command("reconcile")(reconcile_command)
+app.command("run", help=RUN_HELP)(run_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"fieldbridge {version('fieldbridge')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """fieldbridge: a closed field-service job reaches CRM, payroll and accounting exactly once."""
+    from connectors.contract.redact import install_log_redaction
+
+    install_log_redaction()
 
 EXIT_CONFIG = 3
 
@@ -65,6 +85,9 @@ def sandbox(
                                                           help="Share of writes committed, then dropped.")] = 0.0,
     burst_429_rate: Annotated[float, typer.Option(min=0, max=1, help="Chance a request starts a 429 burst.")] = 0.0,
     state_dir: Annotated[Path | None, typer.Option(help="Persist sandbox state here (default: memory).")] = None,
+    host: Annotated[str, typer.Option(help="Interface the vendor API listens on (e.g. 0.0.0.0 for workers on "
+                                      "other hosts). The /_sandbox admin API answers loopback clients only, "
+                                      "whatever the interface.")] = "127.0.0.1",
 ) -> None:
     """Run vendor sandboxes in the foreground, with fault knobs. Each listens where its connector's settings
     point, so `fieldbridge sandbox all` is what the configured connectors expect to find."""
@@ -95,12 +118,12 @@ def sandbox(
         box = sandboxes.build(name, faults, state_dir)
         listen = port or sandboxes.configured_port(name) or 8701
         try:
-            servers.append(SandboxServer(box.asgi(), port=listen).start())
+            servers.append(SandboxServer(box.asgi(), port=listen, host=host).start())
         except RuntimeError as exc:
             typer.echo(f"error: {exc} (is port {listen} in use?)", err=True)
             raise typer.Exit(1) from exc
         typer.echo(f"{name} sandbox listening on {servers[-1].url}")
-    typer.echo("Ctrl-C to stop.")
+    typer.echo("admin API (/_sandbox/*: state, faults, seed, reset) answers loopback clients only. Ctrl-C to stop.")
     try:
         while True:
             time.sleep(3600)
@@ -126,25 +149,6 @@ def connectors_command() -> None:
         mark = f"  ← configured as {' and '.join(roles)}" if roles else ""
         sandbox = "sandbox" if plugin.sandbox is not None else "no sandbox"
         typer.echo(f"{name:<12} {plugin.title:<22} {', '.join(sorted(plugin.roles)):<22} {sandbox}{mark}")
-
-
-@app.command("run")
-def run_job(job_id: Annotated[str, typer.Argument(help="The closed job to post, e.g. J1042.")]) -> None:
-    """Run job_closed for one job against the configured systems."""
-    from connectors.contract.errors import ConnectorError
-    from flows.job_closed import job_closed
-
-    try:
-        result = job_closed(job_id)
-    except ConnectorError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    except Exception as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    acc = result["accounting"]
-    typer.echo(f"{job_id}: ticket {result['crm']['ticket_id']} resolved, {len(result['payroll']['timesheets'])} "
-               f"timesheet(s), invoice {acc['number']} total {acc['total']} {acc['currency']}")
 
 
 @app.command()

@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from deployments import demo_data, sandboxes
+from models.files import private_dir
 from models.settings import FieldbridgeSettings
 
 DEFAULT_PORTS = {"crm": 8701, "accounting": 8702, "payroll": 8703}  # by role: whichever connector plays it
@@ -75,7 +76,7 @@ def ingress_secret(home: Path) -> str:
         return configured
     path = home / SECRET_FILE
     if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
+        private_dir(home)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write("whsec_" + secrets.token_urlsafe(32))

@@ -108,6 +108,9 @@ def _parse_json(raw: bytes) -> Any:
 def create_app(settings: FieldbridgeSettings | None = None, engine: Engine | None = None,
                starter: RunStarter | None = None) -> FastAPI:
     """The ingress app. `starter=None` stores events without starting runs (the sweeper starts them)."""
+    from connectors.contract.redact import install_log_redaction
+
+    install_log_redaction()
     settings = settings or get_settings()
     if engine is None:
         from models.db import create_schema, get_engine

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from models.files import private_dir
+
 
 def healthy(api_url: str) -> bool:
     try:
@@ -43,7 +45,7 @@ def start(home: Path, port: int = 4200, timeout: float = 120.0) -> LocalPrefectS
     api_url = f"http://127.0.0.1:{port}/api"
     if healthy(api_url):
         return LocalPrefectServer(api_url, None)
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     env = {**os.environ, "PREFECT_HOME": str(home.resolve()), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "true"),
            # automations render run links (`flow_run | ui_url`) from this

@@ -21,8 +21,13 @@ class _InRun(logging.Filter):
 
 
 def route_fieldbridge_logs(level: int = logging.INFO) -> None:
-    """Idempotent: safe to call at every import of a flow module."""
+    """Idempotent: safe to call at every import of a flow module. Also scrubs every log record of the
+    process (secrets a vendor echoed, credentials in URLs) before any handler sees it."""
     from prefect.logging.handlers import APILogHandler
+
+    from connectors.contract.redact import install_log_redaction
+
+    install_log_redaction()
 
     logger = logging.getLogger(_ROOT)
     if logger.level == logging.NOTSET or logger.level > level:

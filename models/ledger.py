@@ -31,6 +31,7 @@ from sqlmodel import Session, select
 
 from connectors.contract.errors import ConnectorError, DataError, FailureType, TransientError
 from connectors.contract.records import VendorRecord
+from connectors.contract.redact import scrub
 from models.db import get_engine
 from models.integration import Effect, EffectStatus
 
@@ -229,13 +230,13 @@ class Ledger:
             raise
         except ConnectorError as exc:
             if exc.failure_type is FailureType.TRANSIENT:
-                self._update(key, owner, status=EffectStatus.IN_FLIGHT, last_error=str(exc)[:2000])
+                self._update(key, owner, status=EffectStatus.IN_FLIGHT, last_error=scrub(str(exc))[:2000])
             else:
-                self._update(key, owner, status=EffectStatus.FAILED, last_error=str(exc)[:2000],
+                self._update(key, owner, status=EffectStatus.FAILED, last_error=scrub(str(exc))[:2000],
                              rejections=Effect.rejections + 1)
             raise
         except Exception as exc:  # a bug or bad payload after a possible write: keep it unknown, say why
-            self._update(key, owner, last_error=f"{type(exc).__name__}: {exc}"[:2000])
+            self._update(key, owner, last_error=scrub(f"{type(exc).__name__}: {exc}")[:2000])
             raise
         finally:
             self._update(key, owner, lease_owner=None, lease_expires_at=None)

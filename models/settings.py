@@ -78,8 +78,9 @@ class FieldbridgeSettings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        self.home.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{(self.home / 'fieldbridge.db').resolve()}"
+        from models.files import private_file
+
+        return f"sqlite:///{private_file(self.home / 'fieldbridge.db').resolve()}"  # 0600 in a 0700 home
 
 
 @lru_cache

@@ -80,7 +80,7 @@ def test_sandbox_all_starts_each_vendor_and_says_where(tmp_path) -> None:
 
 def test_run_and_effects_commands(world, prefect_harness) -> None:
     unknown = runner.invoke(app, ["run", "J9999"])
-    assert unknown.exit_code == 1 and "J9999' does not exist" in unknown.output
+    assert unknown.exit_code == 2 and "J9999' does not exist" in unknown.output  # a data problem
     posted = runner.invoke(app, ["run", "J1001"])
     assert posted.exit_code == 0, posted.output
     assert "J1001: ticket" in posted.output and "invoice J1001" in posted.output

@@ -31,6 +31,7 @@ from connectors.contract import (
     is_retryable,
 )
 from connectors.contract.errors import error_for
+from connectors.contract.redact import MASK, redact, redact_url
 from connectors.emulator import FaultConfig, SandboxServer, free_port
 from connectors.http import (
     BearerToken,
@@ -42,7 +43,6 @@ from connectors.http import (
     jsonbody,
 )
 from connectors.http.classify import default_resolution, resolve, retry_after_seconds
-from connectors.http.redact import MASK, redact, redact_url
 from connectors.hubspot import sandbox as hubspot_sandbox
 
 HUBSPOT_TOKEN = "pat-test-layer-token-0123456789"

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from connectors.contract.redact import scrub
+
 
 class FailureType(StrEnum):
     TRANSIENT = "transient"  # try again later; nothing is wrong with our data or setup
@@ -46,7 +48,8 @@ class ConnectorError(Exception):
         self.vendor_code = vendor_code
         self.retry_after = retry_after
         detail = f" (HTTP {status}" + (f", code {vendor_code}" if vendor_code else "") + ")" if status else ""
-        super().__init__(f"{system}: {message}{detail}")
+        # a vendor's error text may echo a credential: it never reaches a log, the ledger or a traceback
+        super().__init__(scrub(f"{system}: {message}{detail}"))
 
 
 class TransientError(ConnectorError):

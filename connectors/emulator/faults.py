@@ -28,7 +28,23 @@ class FaultConfig:
     drop_after_commit_rate: float = 0.0  # share of writes committed and then answered with a dropped connection
     drop_first_write: bool = False  # drop the answer to the FIRST attempt of every distinct write
     retry_after_seconds: float = 1.0
+    # answer every API request 400 with an error body that echoes the credentials it carried, as careless
+    # vendors do: fieldbridge must never let them reach a log, the ledger, an artifact or a traceback
+    echo_credentials: bool = False
     seed: int | None = None
+
+
+def _loopback(scope: Scope) -> bool:
+    """The admin API changes state and reveals it: only a client on this machine may use it."""
+    import ipaddress
+
+    client = scope.get("client")
+    if not client:
+        return True  # an in-process ASGI call (tests) has no network peer
+    try:
+        return ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        return client[0] in ("localhost", "testclient")
 
 
 class SandboxDrop(Exception):
@@ -97,10 +113,20 @@ class FaultInjector:
         self.stats = {"requests": 0, "errors": 0, "429": 0, "dropped": 0}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.EXEMPT_PREFIXES) and not _loopback(scope):
+            await _json(send, 403, {"error": "the sandbox admin API (/_sandbox) answers loopback clients only"}, {})
+            return
         if scope["type"] != "http" or scope["path"].startswith(self.exempt):
             await self.app(scope, receive, send)
             return
         cfg = self.config
+        if cfg.echo_credentials:
+            headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+            query = scope.get("query_string", b"").decode()
+            echoed = f"invalid request: Authorization '{headers.get('authorization', '')}' rejected for " \
+                     f"{scope['path']}?{query}"
+            await _json(send, 400, self.error_body(400, echoed), {})
+            return
         self.stats["requests"] += 1
         if cfg.latency_ms:
             await asyncio.sleep(cfg.latency_ms / 1000)

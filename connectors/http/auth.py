@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from connectors.contract.errors import ConfigError, TransientError
 from connectors.contract.plugin import TokenSet, TokenStore
+from connectors.contract.redact import remember_form, remember_header
 
 
 class Auth(Protocol):
@@ -55,8 +56,9 @@ class FileTokenStore:
             return None
 
     def save(self, tokens: TokenSet) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)  # a leftover from a crash may have other permissions: start from 0600
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(asdict(tokens), fh)
@@ -75,7 +77,7 @@ class FileTokenStore:
 
         def __enter__(self) -> None:
             self.store._thread_lock.acquire()
-            self.store.path.parent.mkdir(parents=True, exist_ok=True)
+            self.store.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._fh = open(self.store.path.with_suffix(".lock"), "a")
             fcntl.flock(self._fh, fcntl.LOCK_EX)
 
@@ -236,6 +238,9 @@ def sign_rs256(claims: dict[str, object], private_key: SecretStr) -> str:
 def _post_token(url: str, form: dict[str, str], headers: dict[str, str],
                 transport: httpx.BaseTransport | None) -> dict[str, object]:
     """One call to a token endpoint; its errors are classified, never echoed with secrets."""
+    remember_form(form)
+    for name, value in headers.items():
+        remember_header(name, value)
     try:
         with httpx.Client(transport=transport, timeout=20) as client:
             resp = client.post(url, data=form, headers=headers)
@@ -249,4 +254,7 @@ def _post_token(url: str, form: dict[str, str], headers: dict[str, str],
         except ValueError:
             error = "unknown"
         raise ConfigError("oauth", f"token request rejected ({error}): reconnect the app", status=resp.status_code)
-    return resp.json()
+    body = resp.json()
+    if isinstance(body, dict):
+        remember_form(body)  # the new access and refresh tokens
+    return body

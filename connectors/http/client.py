@@ -19,12 +19,12 @@ from connectors.contract.errors import (
     UnknownOutcomeError,
     error_for,
 )
+from connectors.contract.redact import redact_url, remember_header
 from connectors.http import jsonbody
 from connectors.http.auth import Auth
 from connectors.http.classify import Describe, resolve, retry_after_seconds
 from connectors.http.pagination import Paginator
 from connectors.http.ratelimit import RateBudget
-from connectors.http.redact import redact_url
 from connectors.http.retry import RetryPolicy
 
 log = logging.getLogger("fieldbridge.http")
@@ -145,6 +145,10 @@ class HttpClient:
             time.sleep(self.policy.delay(attempt, retry_after))
 
     def _send(self, request: httpx.Request) -> tuple[httpx.Response | None, Any, Exception | None]:
+        for name, value in request.headers.items():  # an error body that echoes them is scrubbed later
+            remember_header(name, value)
+        for name, value in request.url.params.multi_items():
+            remember_header(name, value)
         template = f"{request.method} {request.url.path}"
         self.calls[template] += 1
         if self.budget is not None:
