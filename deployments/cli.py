@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from deployments.cli_db import db_app
 from deployments.cli_hours import hours_command
 from deployments.cli_ops import quarantine_app, rerun_command
 from deployments.cli_reconcile import reconcile_command
@@ -23,6 +24,7 @@ app.command("hours", help="Preview how a CSV of time entries will be paid (regul
     hours_command
 )
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(db_app, name="db")
 app.command("rerun")(rerun_command)
 app.command("reconcile")(reconcile_command)
 app.command("run", help=RUN_HELP)(run_command)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -13,7 +15,11 @@ from sqlmodel import Session, SQLModel, create_engine
 import models.canonical
 import models.integration
 import models.token_store  # noqa: F401  (register the tables)
+from models import migrate
+from models.migrate import SchemaTooNew as SchemaTooNew  # raised by create_schema
 from models.settings import get_settings
+
+log = logging.getLogger("fieldbridge.db")
 
 
 def make_engine(url: str) -> Engine:
@@ -46,25 +52,41 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 class SchemaOutdated(RuntimeError):
-    """The database was created by an older fieldbridge and lacks columns this one needs."""
+    """The database lacks columns this build needs although its migrations say it is current."""
+
+
+_checked: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines whose columns were checked in this process
 
 
 def create_schema(engine: Engine | None = None) -> None:
-    """Create every table; safe to call repeatedly. Refuses a database whose tables lack columns
-    (created by an older build): `create_all` adds tables, never columns, and a half-matching schema
-    would fail later with a raw SQL error in the middle of a run."""
+    """Bring the database to this build's schema before anything uses it: every entry point (demo, serve,
+    ingress, CLI, workers) calls this, so migrations run on every start without an operator (see
+    docs/migrations.md). Cheap when the database is current: one read of its revision.
+
+    Raises `migrate.SchemaTooNew` for a database migrated by a newer fieldbridge, and `SchemaOutdated` when
+    columns are still missing afterwards (a model changed without a migration, or a database older than the
+    baseline): a half-matching schema would otherwise fail later with a raw SQL error in the middle of a run."""
     engine = engine or get_engine()
-    SQLModel.metadata.create_all(engine)
+    applied = migrate.upgrade(engine)
+    if applied:
+        log.info("database %s migrated: %s", engine.url.render_as_string(hide_password=True), ", ".join(applied))
+    if engine in _checked and not applied:
+        return
     inspector = inspect(engine)
+    tables = set(inspector.get_table_names())
     missing = []
     for table in SQLModel.metadata.sorted_tables:
+        if table.name not in tables:
+            missing.append(f"table {table.name}")
+            continue
         have = {c["name"] for c in inspector.get_columns(table.name)}
         missing += [f"{table.name}.{c.name}" for c in table.columns if c.name not in have]
     if missing:
         raise SchemaOutdated(
-            f"the database at {engine.url.render_as_string(hide_password=True)} was created by an older "
-            f"fieldbridge and lacks {', '.join(missing)}: for the demo, delete its home (.fieldbridge/) and "
-            "run again; a production database needs these columns added")
+            f"the database at {engine.url.render_as_string(hide_password=True)} is at revision "
+            f"{migrate.current(engine)} but lacks {', '.join(missing)}: a model changed without a migration "
+            "(write one: docs/migrations.md), or the database predates the baseline release")
+    _checked.add(engine)
 
 
 @contextmanager
