@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -69,10 +69,23 @@ def _now() -> datetime:
 
 
 class Ledger:
-    def __init__(self, engine: Engine | None = None, lease_seconds: float = 120.0, wait_seconds: float = 30.0) -> None:
+    """Leases are short (20 s) and renewed every third of that while their holder works, so a worker killed
+    mid-effect holds its jobs for seconds, not minutes. On PostgreSQL they are stamped and compared with the
+    database's clock: workers on several hosts never disagree about whether a lease has expired."""
+
+    def __init__(self, engine: Engine | None = None, lease_seconds: float = 20.0, wait_seconds: float = 30.0) -> None:
         self.engine = engine or get_engine()
         self.lease_seconds = lease_seconds
         self.wait_seconds = wait_seconds
+        self._db_clock = self.engine.dialect.name == "postgresql"
+
+    def _now(self) -> Any:
+        """Now, as the lease comparisons see it: the database's clock where there are several hosts
+        (PostgreSQL), this machine's where there is one (SQLite)."""
+        return func.clock_timestamp() if self._db_clock else _now()
+
+    def _lease_end(self) -> Any:
+        return self._now() + timedelta(seconds=self.lease_seconds)
 
     def _ensure_row(self, key: str, system: str, kind: str, job_id: str | None) -> None:
         with Session(self.engine) as session:
@@ -85,13 +98,12 @@ class Ledger:
                 session.rollback()  # a racer inserted it first: fine, it is one row either way
 
     def _try_lease(self, key: str, owner: str) -> bool:
-        now = _now()
         with Session(self.engine) as session:
             result = session.exec(  # type: ignore[call-overload]
                 update(Effect)
                 .where(Effect.key == key)
-                .where((Effect.lease_owner.is_(None)) | (Effect.lease_expires_at < now))  # type: ignore[union-attr]
-                .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=self.lease_seconds))
+                .where((Effect.lease_owner.is_(None)) | (Effect.lease_expires_at < self._now()))  # type: ignore[union-attr]
+                .values(lease_owner=owner, lease_expires_at=self._lease_end())
             )
             session.commit()
             return result.rowcount == 1
@@ -123,7 +135,7 @@ class Ledger:
         def renew() -> None:
             while not stop.wait(self.lease_seconds / 3):
                 try:
-                    self._update(key, owner, lease_expires_at=_now() + timedelta(seconds=self.lease_seconds))
+                    self._update(key, owner, lease_expires_at=self._lease_end())
                 except Exception:  # a locked or dropped database must not end the renewals for good
                     log.warning("could not renew the lease on %s; retrying", key, exc_info=True)
 
@@ -164,7 +176,7 @@ class Ledger:
         with Session(self.engine) as session:
             result = session.exec(  # type: ignore[call-overload]
                 update(Effect).where(Effect.key == key).where(Effect.status == EffectStatus.DONE)
-                .where((Effect.lease_owner.is_(None)) | (Effect.lease_expires_at < _now()))  # type: ignore[union-attr]
+                .where((Effect.lease_owner.is_(None)) | (Effect.lease_expires_at < self._now()))  # type: ignore[union-attr]
                 .values(status=EffectStatus.PENDING, attempts=Effect.attempts + 1, rejections=Effect.rejections + 1,
                         last_error=f"reopened: {reason}"[:2000], updated_at=_now())
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +68,10 @@ class FieldbridgeSettings(BaseSettings):
     reconcile_partitions: int = 0
     reconcile_dask_address: str | None = None  # tcp://scheduler:8786; unset: a LocalCluster per run
     reconcile_dask_workers: int = 2  # processes of that LocalCluster
+
+    # vendor rate budgets: "auto" shares them across every worker process and host through the database when
+    # it is PostgreSQL (production), and keeps them in the process on SQLite (one machine, one process)
+    rate_budgets: Literal["auto", "process", "database"] = "auto"
 
     http_timeout_seconds: float = 20.0
     http_max_attempts: int = 5

@@ -42,6 +42,20 @@ class Runtime:
         return [c for c in (self.crm, self.payroll, self.accounting, self.events) if c is not None]
 
 
+def share_rate_budgets(core: FieldbridgeSettings, engine: Engine) -> bool:
+    """Put every vendor budget of this process in the database when the settings say so (see
+    `rate_budgets`): N workers then send one tenant's quota, not N times it. True when shared."""
+    from connectors.http.ratelimit import use_budget_store
+    from models.rate_budget import DatabaseBudgetStore
+
+    mode = core.rate_budgets
+    if mode == "process" or (mode == "auto" and engine.dialect.name != "postgresql"):
+        use_budget_store(None)
+        return False
+    use_budget_store(DatabaseBudgetStore(engine))  # "database" on SQLite is refused here, loudly
+    return True
+
+
 def connect(plugin: ConnectorPlugin, settings: VendorSettings | None = None, *,
             core: FieldbridgeSettings | None = None, engine: Engine | None = None, transport: Any = None) -> Any:
     """Build one plugin's client: its own settings (and credentials block), the core's timeouts and retry
@@ -49,6 +63,7 @@ def connect(plugin: ConnectorPlugin, settings: VendorSettings | None = None, *,
     core = core or get_settings()
     engine = engine or get_engine(core.resolved_database_url())
     create_schema(engine)
+    share_rate_budgets(core, engine)
     ctx = ConnectContext(
         settings=settings or plugin.load_settings(), home=core.home, timeout_seconds=core.http_timeout_seconds,
         max_attempts=core.http_max_attempts, token_store=lambda key: DatabaseTokenStore(engine, key),

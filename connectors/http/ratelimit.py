@@ -1,10 +1,29 @@
-"""Client-side rate budget per vendor and tenant, shared by every client in the process."""
+"""Client-side rate budget per vendor and tenant: in the process, or shared by every process through a store.
+
+A vendor's quota belongs to the tenant, not to a worker: with N workers each holding its own bucket the vendor
+sees N times its limit. A `BudgetStore` (fieldbridge's PostgreSQL in production, `models/rate_budget.py`)
+keeps the bucket and the 429 pause where every worker sees them; the embedded default keeps them in memory.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
+
+log = logging.getLogger("fieldbridge.http")
+
+
+class BudgetStore(Protocol):
+    def take(self, key: str, rate: int, per_seconds: float) -> float:
+        """Take one request's token: 0 if it may go now, else the seconds to wait before asking again."""
+        ...
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Nobody sends on `key` for `seconds` (a vendor's 429 with Retry-After)."""
+        ...
 
 
 @dataclass
@@ -17,7 +36,9 @@ class RateBudget:
 
     rate: int
     per_seconds: float
-    max_concurrent: int = 10
+    max_concurrent: int = 10  # per process: connections are a process's own resource
+    key: str = ""
+    store: BudgetStore | None = None
     _tokens: float = field(init=False)
     _updated: float = field(init=False, default_factory=time.monotonic)
     _paused_until: float = field(init=False, default=0.0)
@@ -61,12 +82,29 @@ class RateBudget:
             raise QuotaExhausted(system, f"daily API quota at {used}/{limit} (keeping {reserve} in reserve): "
                                  f"nothing more is sent; asking again in {self.quota_recheck_seconds / 60:.0f} min")
         while True:
-            with self._lock:
-                wait = self._wait_time()
+            wait = self._shared_wait() if self.store is not None else None
+            if wait is None:
+                with self._lock:
+                    wait = self._wait_time()
             if wait <= 0:
                 break
             time.sleep(min(wait, 1.0))
         self._slots.acquire()
+
+    def _shared_wait(self) -> float | None:
+        """The store's answer, or None (use the local bucket) when the store cannot be reached: the
+        database being briefly away must not stop every vendor call; the vendor's 429 stays the backstop."""
+        with self._lock:
+            now = time.monotonic()
+            if now < self._paused_until:  # this process already knows: no need to ask
+                return self._paused_until - now
+        try:
+            assert self.store is not None
+            return self.store.take(self.key, self.rate, self.per_seconds)
+        except Exception as exc:
+            log.warning("shared rate budget %s unavailable (%s): using this process's budget", self.key,
+                        type(exc).__name__)
+            return None
 
     def release(self) -> None:
         self._slots.release()
@@ -74,15 +112,31 @@ class RateBudget:
     def pause(self, seconds: float) -> None:
         with self._lock:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        if self.store is not None:  # every other worker holds too
+            try:
+                self.store.pause(self.key, seconds)
+            except Exception as exc:
+                log.warning("could not share a %.1f s pause on %s (%s)", seconds, self.key, type(exc).__name__)
 
 
 _budgets: dict[str, RateBudget] = {}
 _registry_lock = threading.Lock()
+_store: BudgetStore | None = None
+
+
+def use_budget_store(store: BudgetStore | None) -> None:
+    """Share every budget of this process (those made already and those to come) through `store`."""
+    global _store
+    with _registry_lock:
+        _store = store
+        for budget in _budgets.values():
+            budget.store = store
 
 
 def budget_for(key: str, rate: int, per_seconds: float, max_concurrent: int = 10) -> RateBudget:
-    """The process-wide budget for `key` (e.g. `quickbooks:<realm>`), created on first use."""
+    """The budget for `key` (e.g. `quickbooks:<realm>`), created on first use: this process's, and every
+    process's when a store is in use."""
     with _registry_lock:
         if key not in _budgets:
-            _budgets[key] = RateBudget(rate, per_seconds, max_concurrent)
+            _budgets[key] = RateBudget(rate, per_seconds, max_concurrent, key=key, store=_store)
         return _budgets[key]
