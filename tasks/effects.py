@@ -184,8 +184,15 @@ def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None
     payload = {"lines": [(ln.item_code, ln.quantity, ln.unit_price, ln.amount) for ln in draft.lines],
                "tax": draft.tax, "customer": customer_id}
     updated = False
+    wrote: list[VendorRecord] = []  # the invoice as this run's write returned it
 
     def write(existing: VendorRecord | None) -> VendorRecord:
+        record = _write(existing)
+        if record is not existing:
+            wrote.append(record)
+        return record
+
+    def _write(existing: VendorRecord | None) -> VendorRecord:
         nonlocal updated
         if existing is None:
             return acc.create_invoice(draft, customer_id, item_ids, rt.ledger.attempt_key(key))
@@ -212,7 +219,7 @@ def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None
     result = {"system": acc.system, **outcome.summary, "expected_total": str(draft.total),
               "written": outcome.written, "updated": updated}
     if st.send_invoices:
-        result["sent"] = _send_invoice(rt, job_id, outcome.vendor_id, draft)
+        result["sent"] = _send_invoice(rt, job_id, outcome.vendor_id, draft, wrote[-1] if wrote else None)
         result["sent_to"] = draft.customer.email if result["sent"].startswith("sent") else None
     if Decimal(result["total"]) != draft.total:
         # e.g. the company has automated sales tax on and QuickBooks recomputed it: finance should know
@@ -221,10 +228,12 @@ def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None
     return result
 
 
-def _send_invoice(rt: Runtime, job_id: str, invoice_id: str | None, draft: InvoiceDraft) -> str:
-    """Email the invoice once — its own ledgered effect after creation. Before sending, the invoice is read
-    (the send needs it anyway) and not sent again if it already went out: a lost answer, a person who sent it
-    by hand, or sending switched on after the invoice was made."""
+def _send_invoice(rt: Runtime, job_id: str, invoice_id: str | None, draft: InvoiceDraft,
+                  just_written: VendorRecord | None = None) -> str:
+    """Email the invoice once — its own ledgered effect after creation. Unless this run has just written the
+    invoice (then the vendor's answer is the invoice, unsent: no read needed — one call fewer per job), it is
+    read first and not sent again if it already went out: a lost answer, a person who sent it by hand, or
+    sending switched on after the invoice was made."""
     acc = rt.accounting
     to = draft.customer.email
     if not to:
@@ -240,7 +249,7 @@ def _send_invoice(rt: Runtime, job_id: str, invoice_id: str | None, draft: Invoi
         return found if found is not None and acc.invoice_sent(found) else None
 
     def write(existing: VendorRecord | None) -> VendorRecord:
-        invoice = existing or current()
+        invoice = existing or just_written or current()
         if invoice is None:
             raise DataError(acc.system, f"invoice {draft.doc_number} ({invoice_id}) is not at the vendor to send")
         if acc.invoice_sent(invoice):
