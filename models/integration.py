@@ -42,6 +42,7 @@ class Effect(SQLModel, table=True):
     job_id: str | None = Field(default=None, index=True)
     status: EffectStatus = EffectStatus.PENDING
     vendor_id: str | None = None
+    vendor_version: str | None = None  # the record's version as our last write left it (optimistic locking)
     payload_hash: str | None = None
     summary: str | None = Field(default=None, sa_column=Column(Text))
     attempts: int = 0

@@ -204,6 +204,7 @@ class Ledger:
         # returns `existing` itself when the vendor already holds what it would write (no call made)
         summarize: Callable[[VendorRecord], dict[str, Any]] = lambda r: {},
         mutable: bool = False,
+        trust_last_write: bool = False,
     ) -> EffectOutcome:
         """Run one effect exactly once (or converge it, when `mutable`). See the module docstring."""
         digest = payload_hash(payload)
@@ -219,8 +220,15 @@ class Ledger:
                                       "content; it is not rewritten automatically: review and correct it at the vendor")
                 return EffectOutcome(key, row.vendor_id, False, json.loads(row.summary or "{}"))
             maybe_written = row.status is not EffectStatus.PENDING or row.attempts > 0
+            # a finished mutable effect whose record we wrote ourselves: its id and version as our write left
+            # them stand in for a read (the writer sends the version and reads only if the vendor says 409)
+            remembered = (trust_last_write and mutable and row.status is EffectStatus.DONE
+                          and row.vendor_id is not None and row.vendor_version is not None)
             with self._renewing(key, owner):
-                existing = lookup() if maybe_written else None
+                if remembered:
+                    existing = VendorRecord(id=row.vendor_id, version=row.vendor_version)  # type: ignore[arg-type]
+                else:
+                    existing = lookup() if maybe_written else None
                 if existing is not None and not mutable:
                     record = existing  # the earlier attempt landed; adopt it, write nothing
                     written = False
@@ -231,8 +239,8 @@ class Ledger:
                     written = record is not existing  # a writer returns `existing` itself when nothing changed
             summary = summarize(record)
             if not self._update(
-                key, owner, status=EffectStatus.DONE, vendor_id=record.id, payload_hash=digest,
-                summary=json.dumps(summary, default=str), last_error=None,
+                key, owner, status=EffectStatus.DONE, vendor_id=record.id, vendor_version=record.version,
+                payload_hash=digest, summary=json.dumps(summary, default=str), last_error=None,
             ):
                 raise LeaseLost(system, f"lost the lease on {key} during the vendor call (vendor id {record.id})")
             log.info("%s: %s %s record %s", key, "wrote" if written else "found the earlier attempt's",

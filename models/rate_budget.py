@@ -9,7 +9,7 @@ server per vendor request and has no way to say "everyone stop for Retry-After s
 figures are in docs/benchmarks.md.
 
 One row per budget key (vendor + tenant + endpoint). A token bucket: `tokens` refill at `rate/per_seconds`
-up to `rate`; each request takes one, or learns how long to wait.
+up to the budget's burst; each request takes one, or learns how long to wait.
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ class RateBucket(SQLModel, table=True):
     paused_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
-_AVAILABLE = "least(:rate, b.tokens + extract(epoch from excluded.updated_at - b.updated_at) * :rate / :per)"
+_AVAILABLE = "least(:cap, b.tokens + extract(epoch from excluded.updated_at - b.updated_at) * :rate / :per)"
 _PAUSED = "coalesce(b.paused_until > excluded.updated_at, false)"
 
 _TAKE = text(f"""
 WITH now AS (SELECT clock_timestamp() AS t)
 INSERT INTO rate_bucket AS b (key, tokens, granted, updated_at, paused_until)
-SELECT :key, :rate - 1, true, t, NULL FROM now
+SELECT :key, :cap - 1, true, t, NULL FROM now
 ON CONFLICT (key) DO UPDATE SET
     tokens = CASE WHEN {_PAUSED} THEN b.tokens
                   WHEN {_AVAILABLE} >= 1 THEN {_AVAILABLE} - 1
@@ -67,9 +67,10 @@ class DatabaseBudgetStore:
             raise ValueError(f"shared rate budgets need PostgreSQL, not {engine.dialect.name}")
         self.engine = engine
 
-    def take(self, key: str, rate: int, per_seconds: float) -> float:
+    def take(self, key: str, rate: int, per_seconds: float, capacity: int) -> float:
         with self.engine.begin() as conn:
-            row = conn.execute(_TAKE, {"key": key, "rate": float(rate), "per": float(per_seconds)}).one()
+            row = conn.execute(_TAKE, {"key": key, "rate": float(rate), "per": float(per_seconds),
+                                       "cap": float(capacity)}).one()
         if row.paused_for > 0:
             return float(row.paused_for)
         if row.granted:

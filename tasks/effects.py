@@ -108,6 +108,7 @@ def _upsert_week(rt: Runtime, technician_id: str, week_start: date, ps: PayrollS
                 "double_time": str(d.double_time_hours), "travel": str(d.travel_hours),
                 "paid_breaks": str(d.paid_break_hours), "notes": list(d.notes)},
             mutable=True,
+            trust_last_write=True,  # a technician's day is rewritten as each job closes: no read before each
         )
         sheets.append({**outcome.summary, "written": outcome.written})
     return sheets

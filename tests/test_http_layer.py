@@ -101,8 +101,8 @@ def _take(budget: RateBudget, n: int) -> float:
     return time.monotonic() - started
 
 
-def test_rate_budget_allows_a_burst_of_rate_then_paces_at_rate_per_window() -> None:
-    budget = RateBudget(rate=5, per_seconds=0.5)
+def test_rate_budget_allows_a_burst_then_paces_at_rate_per_window() -> None:
+    budget = RateBudget(rate=5, per_seconds=0.5, burst=5)
     assert _take(budget, 5) < 0.1  # a full bucket: five requests go out at once
     sixth = _take(budget, 1)
     assert 0.07 <= sixth <= 0.3  # then one token every 0.1 s
@@ -111,9 +111,25 @@ def test_rate_budget_allows_a_burst_of_rate_then_paces_at_rate_per_window() -> N
 
 
 def test_rate_budget_eleven_acquires_take_at_least_six_refill_intervals() -> None:
-    budget = RateBudget(rate=5, per_seconds=0.5)
+    budget = RateBudget(rate=5, per_seconds=0.5, burst=5)
     elapsed = _take(budget, 11)
     assert 0.55 <= elapsed <= 1.2
+
+
+def test_the_default_burst_keeps_any_sliding_window_under_the_vendors_limit() -> None:
+    """A vendor allowing 100 requests per 1 s window, a budget at 90 of them: over 3 s of requests as fast as
+    the budget allows, no window of 1 s ever holds more than 100 (a burst of the full rate would put 180 in
+    the first one)."""
+    budget = RateBudget(rate=90, per_seconds=1.0)
+    sent: list[float] = []
+    started = time.monotonic()
+    while time.monotonic() - started < 3.0:
+        budget.acquire()
+        budget.release()
+        sent.append(time.monotonic())
+    busiest = max(sum(1 for t in sent if s <= t < s + 1.0) for s in sent)
+    assert busiest <= 100, busiest
+    assert len(sent) >= 0.9 * 90 * 3  # and the budget is used, not wasted
 
 
 def test_rate_budget_caps_concurrency_until_a_slot_is_released() -> None:

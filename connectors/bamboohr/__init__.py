@@ -19,7 +19,7 @@ def _connect(ctx: ConnectContext) -> Any:
     s = ctx.settings
     assert isinstance(s, BambooHRSettings)
     return BambooHRPayroll(s.base_url, s.api_key, policy=RetryPolicy(max_attempts=ctx.max_attempts),
-                           timeout=ctx.timeout_seconds, transport=ctx.transport)
+                           timeout=ctx.timeout_seconds, transport=ctx.transport, rate_limit=s.rate_limit)
 
 
 def _sandbox(ctx: SandboxContext) -> Any:
@@ -27,7 +27,8 @@ def _sandbox(ctx: SandboxContext) -> Any:
 
     s = ctx.settings
     assert isinstance(s, BambooHRSettings)
-    return create_app(s.api_key.get_secret_value(), ctx.faults, ctx.state_path)
+    return create_app(s.api_key.get_secret_value(), ctx.faults, ctx.state_path,
+                      per_second_limit=s.rate_limit or 10)
 
 
 def _sandbox_env(url: str, settings: VendorSettings) -> dict[str, str]:

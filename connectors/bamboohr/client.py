@@ -19,8 +19,10 @@ from pydantic import SecretStr
 from connectors.bamboohr import mapping
 from connectors.bamboohr.errors import ERRORS, describe
 from connectors.contract import TimeOff, TimesheetDay, TimesheetSummary, VendorRecord
-from connectors.http import HttpClient, RetryPolicy, budget_for
+from connectors.http import HttpClient, RetryPolicy, budget_for, quota
 
+#: requests per second: BambooHR publishes no number (its 503s say when it is exceeded)
+RATE_LIMIT = 10
 
 class ApiKeyBasic:
     """BambooHR's scheme: the API key as the user name, any password."""
@@ -39,10 +41,11 @@ class BambooHRPayroll:
     system = "bamboohr"
 
     def __init__(self, base_url: str, api_key: SecretStr, *, policy: RetryPolicy | None = None,
-                 timeout: float = 20.0, transport: httpx.BaseTransport | None = None) -> None:
+                 timeout: float = 20.0, transport: httpx.BaseTransport | None = None,
+                 rate_limit: int | None = None) -> None:
         self.http = HttpClient(
             self.system, base_url, auth=ApiKeyBasic(api_key),
-            budget=budget_for(f"bamboohr:{base_url}", rate=10, per_seconds=1, max_concurrent=5),
+            budget=budget_for(f"bamboohr:{base_url}", **quota(rate_limit or RATE_LIMIT, 1.0), max_concurrent=5),
             policy=policy, timeout=timeout, describe=describe, errors=ERRORS, transport=transport,
         )
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.contract.errors import ErrorTable
@@ -40,6 +40,9 @@ class VendorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     credentials_block: str | None = None  # a saved Prefect block whose secrets replace these settings'
+    # the tenant's API quota per the vendor's window, as its plan states it (unset: the documented default);
+    # fieldbridge spends 90 % of it, shared by every worker, and the sandbox enforces the same number
+    rate_limit: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _urls_are_safe(self) -> VendorSettings:

@@ -27,8 +27,10 @@ _MIN_SECRET = 8  # shorter values are too likely to be ordinary words or ids
 _REMEMBERED = 512
 
 _SHAPES = [
-    # Authorization: Bearer xyz / Basic xyz (also inside quotes, JSON, reprs)
-    (re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=\-]{6,}", re.I), r"\1 " + MASK),
+    # Authorization: Bearer xyz / Basic xyz (also inside quotes, JSON, reprs); a credential has a digit or a
+    # symbol in it, prose ("token configured", "basic authentication") has not
+    (re.compile(r"\b([Bb]earer|BEARER|Basic|Token)\s+(?=[A-Za-z]*[0-9._~+/=\-])[A-Za-z0-9._~+/=\-]{6,}"),
+     r"\1 " + MASK),
     # name=value, name: value, "name": "value" for credential-looking names
     (re.compile(r"""((?:access|refresh|id)?_?token|client_secret|secret|password|passwd|api[_-]?key|apikey"""
                 r"""|authorization|assertion|signature)(["']?\s*[:=]\s*["']?)(?!\*\*\*)([^"'&\s,;}\]]+)""", re.I),

@@ -28,7 +28,7 @@ def _connect(ctx: ConnectContext) -> Any:
                                   ctx.token_store(f"gusto:{s.company_uuid}"), s.refresh_token, ctx.transport,
                                   client_auth="body", default_expires_in=7200)
     return GustoPayroll(s.base_url, auth, s.company_uuid, policy=RetryPolicy(max_attempts=ctx.max_attempts),
-                        timeout=ctx.timeout_seconds, transport=ctx.transport)
+                        timeout=ctx.timeout_seconds, transport=ctx.transport, rate_limit=s.rate_limit)
 
 
 def _sandbox(ctx: SandboxContext) -> Any:
@@ -38,7 +38,8 @@ def _sandbox(ctx: SandboxContext) -> Any:
     assert isinstance(s, GustoSettings)
     oauth = (s.client_id, s.client_secret.get_secret_value(), s.refresh_token.get_secret_value()) \
         if s.client_id and s.client_secret and s.refresh_token else None
-    return create_app(s.token.get_secret_value(), s.company_uuid, ctx.faults, ctx.state_path, oauth_client=oauth)
+    return create_app(s.token.get_secret_value(), s.company_uuid, ctx.faults, ctx.state_path,
+                      per_minute_limit=s.rate_limit or 200, oauth_client=oauth)
 
 
 def _sandbox_env(url: str, settings: VendorSettings) -> dict[str, str]:

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from connectors.contract import (
     ConflictError,
+    DataError,
     VendorError,
 )
 from connectors.contract.records import TimesheetDay, TimesheetSummary, VendorRecord
@@ -21,6 +22,7 @@ from connectors.http import (
     PageNumberPaginator,
     RetryPolicy,
     budget_for,
+    quota,
 )
 from connectors.http.auth import Auth
 
@@ -37,6 +39,9 @@ def describe(status: int, body: Any, headers: Mapping[str, str] | None = None) -
 
 
 
+#: requests per minute per user token: the documented default quota
+RATE_LIMIT = 200
+
 class GustoPayroll:
     """Payroll role over Gusto's time-tracking API for one company."""
 
@@ -51,13 +56,15 @@ class GustoPayroll:
         policy: RetryPolicy | None = None,
         timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
+        rate_limit: int | None = None,
     ) -> None:
         self.company_uuid = company_uuid
         self.http = HttpClient(
             self.system,
             base_url,
             auth=BearerToken(token) if isinstance(token, SecretStr) else token,
-            budget=budget_for(f"gusto:{company_uuid}:{base_url}", rate=180, per_seconds=60, max_concurrent=10),
+            budget=budget_for(f"gusto:{company_uuid}:{base_url}", **quota(rate_limit or RATE_LIMIT, 60.0),
+                              max_concurrent=10),
             policy=policy,
             timeout=timeout,
             describe=describe,
@@ -102,13 +109,26 @@ class GustoPayroll:
         return None
 
     def upsert_timesheet(self, day: TimesheetDay, existing: VendorRecord | None) -> VendorRecord:
-        """Create, or update under `version` only when the hours differ."""
+        """Create, or update under `version` only when the hours differ. `existing` without a body is the
+        sheet as our last write left it (the ledger remembers its version): one PUT, and a read only when
+        Gusto says the version moved on (someone edited the sheet) or the sheet is gone."""
         if existing is None:
             _, doc = self.http.request(
                 "POST", f"/v1/companies/{self.company_uuid}/time_tracking/time_sheets",
                 json=mapping.time_sheet_body(day),
             )
             return mapping.record(doc)
+        if not existing.raw:
+            try:
+                _, doc = self.http.request("PUT", f"/v1/time_tracking/time_sheets/{existing.id}",
+                                           json={"version": existing.version, **mapping.time_sheet_body(day)})
+                return mapping.record(doc)
+            except ConflictError:
+                pass  # edited at Gusto since our write: read it, then write over it as a lookup would
+            except DataError as exc:
+                if exc.status != 404:
+                    raise
+            return self.upsert_timesheet(day, self.find_timesheet(day))
         if mapping.same_hours(existing.raw, day):
             return existing
         try:

@@ -6,7 +6,7 @@ Error kinds and records are the vendor-neutral contract (`connectors.contract`),
 from connectors.http.auth import BearerToken, FileTokenStore, OAuth2RefreshToken
 from connectors.http.client import HttpClient
 from connectors.http.pagination import CursorPaginator, PageNumberPaginator
-from connectors.http.ratelimit import RateBudget, budget_for
+from connectors.http.ratelimit import RateBudget, budget_for, quota
 from connectors.http.retry import RetryPolicy
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "RateBudget",
     "RetryPolicy",
     "budget_for",
+    "quota",
 ]

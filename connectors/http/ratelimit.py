@@ -17,8 +17,9 @@ log = logging.getLogger("fieldbridge.http")
 
 
 class BudgetStore(Protocol):
-    def take(self, key: str, rate: int, per_seconds: float) -> float:
-        """Take one request's token: 0 if it may go now, else the seconds to wait before asking again."""
+    def take(self, key: str, rate: int, per_seconds: float, capacity: int) -> float:
+        """Take one request's token from a bucket refilled at `rate/per_seconds` up to `capacity`: 0 if it may
+        go now, else the seconds to wait before asking again."""
         ...
 
     def pause(self, key: str, seconds: float) -> None:
@@ -28,10 +29,13 @@ class BudgetStore(Protocol):
 
 @dataclass
 class RateBudget:
-    """A token bucket (`rate` requests per `per_seconds`) plus a concurrency cap.
+    """A token bucket (`rate` requests per `per_seconds`, bursts of at most `burst`) plus a concurrency cap.
 
-    A 429 pauses the whole budget for `Retry-After`, so sibling threads back off together
-    instead of each burning a request to discover the same limit.
+    Vendors count requests in sliding windows; a bucket lets through at most `burst + rate` requests in any
+    window of `per_seconds`. The default burst (a tenth of the rate) keeps that under the vendor's limit when
+    the rate is set at 90 % of it, so a steady stream never meets a 429 — a burst the size of the rate would
+    double the first window. A 429 pauses the whole budget for `Retry-After`, so sibling threads back off
+    together instead of each burning a request to discover the same limit.
     """
 
     rate: int
@@ -39,6 +43,7 @@ class RateBudget:
     max_concurrent: int = 10  # per process: connections are a process's own resource
     key: str = ""
     store: BudgetStore | None = None
+    burst: int = 0  # 0: a tenth of the rate (at least 1)
     _tokens: float = field(init=False)
     _updated: float = field(init=False, default_factory=time.monotonic)
     _paused_until: float = field(init=False, default=0.0)
@@ -49,14 +54,15 @@ class RateBudget:
     quota_recheck_seconds: float = 900.0  # a spent quota is believed this long, then one request asks again
 
     def __post_init__(self) -> None:
-        self._tokens = float(self.rate)
+        self.burst = self.burst or max(1, self.rate // 10)
+        self._tokens = float(self.burst)
         self._slots = threading.BoundedSemaphore(self.max_concurrent)
 
     def _wait_time(self) -> float:
         now = time.monotonic()
         if now < self._paused_until:
             return self._paused_until - now
-        self._tokens = min(self.rate, self._tokens + (now - self._updated) * self.rate / self.per_seconds)
+        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate / self.per_seconds)
         self._updated = now
         if self._tokens >= 1:
             self._tokens -= 1
@@ -100,7 +106,7 @@ class RateBudget:
                 return self._paused_until - now
         try:
             assert self.store is not None
-            return self.store.take(self.key, self.rate, self.per_seconds)
+            return self.store.take(self.key, self.rate, self.per_seconds, self.burst)
         except Exception as exc:
             log.warning("shared rate budget %s unavailable (%s): using this process's budget", self.key,
                         type(exc).__name__)
@@ -119,6 +125,14 @@ class RateBudget:
                 log.warning("could not share a %.1f s pause on %s (%s)", seconds, self.key, type(exc).__name__)
 
 
+BUDGET_SHARE = 0.9  # of a vendor's quota: the rest absorbs other clients of the same tenant and clock skew
+
+
+def quota(limit: int, window_seconds: float) -> dict[str, float]:
+    """`budget_for` arguments for a vendor quota of `limit` requests per `window_seconds`."""
+    return {"rate": max(1, int(limit * BUDGET_SHARE)), "per_seconds": window_seconds}
+
+
 _budgets: dict[str, RateBudget] = {}
 _registry_lock = threading.Lock()
 _store: BudgetStore | None = None
@@ -133,10 +147,10 @@ def use_budget_store(store: BudgetStore | None) -> None:
             budget.store = store
 
 
-def budget_for(key: str, rate: int, per_seconds: float, max_concurrent: int = 10) -> RateBudget:
+def budget_for(key: str, rate: int, per_seconds: float, max_concurrent: int = 10, burst: int = 0) -> RateBudget:
     """The budget for `key` (e.g. `quickbooks:<realm>`), created on first use: this process's, and every
     process's when a store is in use."""
     with _registry_lock:
         if key not in _budgets:
-            _budgets[key] = RateBudget(rate, per_seconds, max_concurrent, key=key, store=_store)
+            _budgets[key] = RateBudget(rate, per_seconds, max_concurrent, key=key, store=_store, burst=burst)
         return _budgets[key]

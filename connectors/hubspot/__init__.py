@@ -16,14 +16,15 @@ def _connect(ctx: ConnectContext) -> Any:
     assert isinstance(s, HubSpotSettings)
     return HubSpotCRM(s.base_url, s.token, closed_stage=s.closed_stage, account=s.account,
                       policy=RetryPolicy(max_attempts=ctx.max_attempts), timeout=ctx.timeout_seconds,
-                      transport=ctx.transport)
+                      transport=ctx.transport, rate_limit=s.rate_limit)
 
 
 def _sandbox(ctx: SandboxContext) -> Any:
     from connectors.hubspot.sandbox import create_app
 
     assert isinstance(ctx.settings, HubSpotSettings)
-    return create_app(ctx.settings.token.get_secret_value(), ctx.faults, ctx.state_path)
+    return create_app(ctx.settings.token.get_secret_value(), ctx.faults, ctx.state_path,
+                      ten_second_limit=ctx.settings.rate_limit or 190)
 
 
 def _sandbox_env(url: str, settings: VendorSettings) -> dict[str, str]:

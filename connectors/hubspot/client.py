@@ -20,7 +20,7 @@ from connectors.contract import (
     VendorError,
     VendorRecord,
 )
-from connectors.http import BearerToken, HttpClient, RetryPolicy, budget_for
+from connectors.http import BearerToken, HttpClient, RetryPolicy, budget_for, quota
 from connectors.hubspot import mapping
 
 
@@ -35,6 +35,9 @@ def describe(status: int, body: Any, headers: Mapping[str, str] | None = None) -
 SEARCH_PAGE = 200  # the most the CRM search returns per page
 SEARCH_CAP = 10_000  # the most one search query pages through
 
+
+#: requests per ten seconds (Professional/Enterprise apps; 100 on Free/Starter): the documented default quota
+RATE_LIMIT = 190
 
 class HubSpotCRM:
     """CRM role over HubSpot's v3 objects API. Tickets are addressed by the unique `fieldbridge_job_id`."""
@@ -51,6 +54,7 @@ class HubSpotCRM:
         policy: RetryPolicy | None = None,
         timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
+        rate_limit: int | None = None,
     ) -> None:
         self.closed_stage = closed_stage
         self.search_page = SEARCH_PAGE  # tickets per search page when listing (tests shrink it to see paging)
@@ -58,7 +62,8 @@ class HubSpotCRM:
             self.system,
             base_url,
             auth=BearerToken(token),
-            budget=budget_for(f"hubspot:{account}:{base_url}", rate=150, per_seconds=10, max_concurrent=10),
+            budget=budget_for(f"hubspot:{account}:{base_url}", **quota(rate_limit or RATE_LIMIT, 10.0),
+                              max_concurrent=10),
             policy=policy,
             timeout=timeout,
             describe=describe,

@@ -22,7 +22,7 @@ def _connect(ctx: ConnectContext) -> Any:
         s.base_url, s.realm_id, token_url=s.token_url, client_id=s.client_id, client_secret=s.client_secret,
         token_store=ctx.token_store(f"quickbooks:{s.realm_id}"), initial_refresh_token=s.refresh_token,
         income_account=s.income_account_id, policy=RetryPolicy(max_attempts=ctx.max_attempts),
-        timeout=ctx.timeout_seconds, transport=ctx.transport,
+        timeout=ctx.timeout_seconds, transport=ctx.transport, rate_limit=s.rate_limit,
     )
 
 
@@ -32,7 +32,7 @@ def _sandbox(ctx: SandboxContext) -> Any:
     s = ctx.settings
     assert isinstance(s, QuickBooksSettings)
     return create_app(s.client_id, s.client_secret.get_secret_value(), s.refresh_token.get_secret_value(),
-                      s.realm_id, ctx.faults, ctx.state_path)
+                      s.realm_id, ctx.faults, ctx.state_path, per_minute_limit=s.rate_limit or 500)
 
 
 def _sandbox_env(url: str, settings: VendorSettings) -> dict[str, str]:

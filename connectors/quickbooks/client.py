@@ -18,12 +18,15 @@ from connectors.contract import (
 )
 from connectors.contract.errors import error_for
 from connectors.contract.records import BillingCustomer, InvoiceDraft, InvoiceSummary, VendorRecord
-from connectors.http import HttpClient, OAuth2RefreshToken, RetryPolicy, budget_for
+from connectors.http import HttpClient, OAuth2RefreshToken, RetryPolicy, budget_for, quota
 from connectors.quickbooks import mapping
 from connectors.quickbooks.errors import ERRORS, classify, describe
 
 MINOR_VERSION = "75"
 
+
+#: requests per minute per realm: the documented default quota
+RATE_LIMIT = 500
 
 class QuickBooksAccounting:
     """Accounting role over the QBO v3 REST API for one realm (company)."""
@@ -45,6 +48,7 @@ class QuickBooksAccounting:
         policy: RetryPolicy | None = None,
         timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
+        rate_limit: int | None = None,
     ) -> None:
         self.realm_id = realm_id
         self.income_account = income_account
@@ -55,7 +59,8 @@ class QuickBooksAccounting:
             self.system,
             base_url,
             auth=self.auth,
-            budget=budget_for(f"quickbooks:{realm_id}:{base_url}", rate=450, per_seconds=60, max_concurrent=10),
+            budget=budget_for(f"quickbooks:{realm_id}:{base_url}", **quota(rate_limit or RATE_LIMIT, 60.0),
+                              max_concurrent=10),
             policy=policy,
             timeout=timeout,
             describe=describe,

@@ -26,7 +26,7 @@ def _connect(ctx: ConnectContext) -> Any:
     return XeroAccounting(s.base_url, s.tenant_id, auth, sales_account=s.sales_account,
                           taxable_tax_type=s.taxable_tax_type, exempt_tax_type=s.exempt_tax_type, due_days=s.due_days,
                           policy=RetryPolicy(max_attempts=ctx.max_attempts), timeout=ctx.timeout_seconds,
-                          transport=ctx.transport)
+                          transport=ctx.transport, rate_limit=s.rate_limit)
 
 
 def _sandbox(ctx: SandboxContext) -> Any:
@@ -35,7 +35,7 @@ def _sandbox(ctx: SandboxContext) -> Any:
     s = ctx.settings
     assert isinstance(s, XeroSettings)
     return create_app(s.client_id, s.client_secret.get_secret_value(), s.refresh_token.get_secret_value(),
-                      s.tenant_id, ctx.faults, ctx.state_path)
+                      s.tenant_id, ctx.faults, ctx.state_path, minute_limit=s.rate_limit or 60)
 
 
 def _sandbox_env(url: str, settings: VendorSettings) -> dict[str, str]:

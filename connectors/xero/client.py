@@ -15,12 +15,15 @@ from typing import Any
 import httpx
 
 from connectors.contract import BillingCustomer, DataError, InvoiceDraft, InvoiceSummary, VendorRecord
-from connectors.http import HttpClient, OAuth2RefreshToken, RetryPolicy, budget_for
+from connectors.http import HttpClient, OAuth2RefreshToken, RetryPolicy, budget_for, quota
 from connectors.xero import mapping
 from connectors.xero.errors import ERRORS, describe
 
 API = "/api.xro/2.0"
 
+
+#: requests per minute per tenant: the documented default quota
+RATE_LIMIT = 60
 
 class XeroAccounting:
     system = "xero"
@@ -39,6 +42,7 @@ class XeroAccounting:
         policy: RetryPolicy | None = None,
         timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
+        rate_limit: int | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.auth = auth
@@ -48,7 +52,8 @@ class XeroAccounting:
         self.due_days = due_days
         self.http = HttpClient(
             self.system, base_url, auth=auth,
-            budget=budget_for(f"xero:{tenant_id}:{base_url}", rate=55, per_seconds=60, max_concurrent=5),
+            budget=budget_for(f"xero:{tenant_id}:{base_url}", **quota(rate_limit or RATE_LIMIT, 60.0),
+                              max_concurrent=5),
             policy=policy, timeout=timeout, describe=describe, errors=ERRORS, transport=transport,
             default_headers={"xero-tenant-id": tenant_id},
         )
