@@ -37,26 +37,12 @@ BIN = Path(sys.executable).parent
 PG = os.environ.get("FIELDBRIDGE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 SECRET = "whsec_bench_" + uuid.uuid4().hex[:8]
 
+from benchmarks.pgstack import create_database, drop_database  # noqa: E402 (after the sys.path line)
+
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
-
-
-def create_database(prefix: str) -> str:
-    import psycopg
-
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{PG}/test", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name
-
-
-def drop_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/test", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port_run(n: int) -> int:

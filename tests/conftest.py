@@ -22,10 +22,13 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
 def run_concurrently(*calls: Callable[[], Any]) -> list[BaseException]:
-    """Start every call on its own thread at once; return what they raised (empty when all succeeded)."""
+    """Start every call on its own thread at once (a barrier lines them up, so they really race); return what
+    they raised (empty when all succeeded)."""
     errors: list[BaseException] = []
+    barrier = threading.Barrier(len(calls))
 
     def guarded(call: Callable[[], Any]) -> None:
+        barrier.wait()
         try:
             call()
         except BaseException as exc:

@@ -10,7 +10,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from models.integration import Effect, EffectStatus, ExternalRef, InboxEvent, In
 from models.ledger import Ledger
 from models.settings import get_settings
 from models.token_store import OAuthToken
+from tests.conftest import run_concurrently
 
 RELEASE_SQL = Path(__file__).parent / "data" / "release-2331384.sql"
 PG_ADMIN_URL = os.environ.get("FIELDBRIDGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -356,14 +356,15 @@ def test_sqlite_threads_starting_at_once(tmp_path: Path, engines: Callable[[str]
     url = f"sqlite:///{tmp_path / 'race.db'}"
     with sqlite3.connect(tmp_path / "race.db") as conn:  # the file exists, in WAL mode: make_engine's switch to
         conn.execute("PRAGMA journal_mode=WAL")  # WAL can fail when six connections open a new file at once
-    _race([lambda e=engines(url): create_schema(e) for _ in range(6)])
+    assert not run_concurrently(*[lambda e=engines(url): create_schema(e) for _ in range(6)])
     _assert_current(engines(url))
 
 
 @pytest.mark.postgres
 def test_postgresql_threads_starting_at_once(pg_schema_url: str, engines: Callable[[str], Engine]) -> None:
     applied: list[list[str]] = []
-    _race([lambda e=engines(pg_schema_url): applied.append(migrate.upgrade(e)) for _ in range(6)])
+    assert not run_concurrently(*[lambda e=engines(pg_schema_url): applied.append(migrate.upgrade(e))
+                                  for _ in range(6)])
     assert sorted(applied, key=len) == [[]] * 5 + [migrate.revisions()]  # one created it, five found it done
     _assert_current(engines(pg_schema_url))
 
@@ -387,23 +388,6 @@ def test_postgresql_worker_processes_migrating_at_once(pg_schema_url: str, engin
     _assert_release_rows_kept(engine, before)
 
 
-def _race(calls: list[Callable[[], Any]]) -> None:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], Any]) -> None:
-        barrier.wait()
-        try:
-            call()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors
 
 
 # ------------------------------------------------------------------------------------ guard and tools
