@@ -1,9 +1,15 @@
 """Throughput and latency of job_closed against the sandboxes over real HTTP on loopback.
 
     uv run python benchmarks/job_closed.py [--jobs 200] [--workers 4] [--latency-ms 0] [--drop-rate 0]
+                                           [--quota gusto=40]
 
 Prints jobs/s, p50/p95 latency per job, and vendor calls per job per system. Uses a throwaway
 home (SQLite + sandboxes) and Prefect's ephemeral API unless PREFECT_API_URL is set.
+
+`--quota SYSTEM=LIMIT` sets a tenant quota (requests per the vendor's window) that the sandbox enforces and
+the connector budgets for: scaled down, it makes the quota rather than this machine the limit, as the
+tightest quota is for a real tenant. The run then prints jobs/s as a fraction of each quota's ceiling
+(its limit ÷ the calls per job measured) and the 429s the sandboxes answered.
 """
 
 from __future__ import annotations
@@ -27,7 +33,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--latency-ms", type=int, default=0, help="added latency per sandbox request")
     parser.add_argument("--drop-rate", type=float, default=0.0, help="commit-then-drop rate on writes")
+    parser.add_argument("--quota", action="append", default=[], metavar="SYSTEM=LIMIT",
+                        help="a tenant quota, e.g. gusto=40 (requests per Gusto's 60 s window)")
     args = parser.parse_args()
+    quotas = {k: int(v) for k, v in (q.split("=", 1) for q in args.quota)}
+    for system, limit in quotas.items():
+        os.environ[f"FIELDBRIDGE_{system.upper()}_RATE_LIMIT"] = str(limit)
 
     home = Path(tempfile.mkdtemp(prefix="fb-bench-"))
     os.environ.update({"FIELDBRIDGE_HOME": str(home), "FIELDBRIDGE_TASK_BACKOFF_SECONDS": "0.2",
@@ -66,6 +77,7 @@ def main() -> int:
             print(f"  {job_id} failed: {exc}", file=sys.stderr)
         latencies.append(time.perf_counter() - started)
 
+    before_429 = _answered_429(running)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
         list(pool.map(one, job_ids))
@@ -85,9 +97,40 @@ def main() -> int:
             Counter({m: sum(c for key, c in calls.items() if key.startswith(m)) for m in ("GET", "POST", "PATCH",
                                                                                         "PUT")}).items()) if v)
         print(f"  {connector.system:<11} {total / n:.2f}   ({detail})")
+    if quotas:
+        quota_report(running, rt, n, elapsed, quotas, before_429)
     duplicates = exactly_once_report(running)
     running.stop()
     return 1 if failures or duplicates else 0
+
+
+#: each sandbox's documented quota (requests, window seconds) when not overridden with --quota
+WINDOWS = {"hubspot": (190, 10.0), "gusto": (200, 60.0), "quickbooks": (500, 60.0)}
+
+
+def _answered_429(running) -> dict[str, int]:
+    import httpx
+
+    return {s: httpx.get(f"{running.url(s)}/_sandbox/stats").json()["429"] for s in running.servers}
+
+
+def quota_report(running, rt, jobs: int, elapsed: float, quotas: dict[str, int], before: dict[str, int]) -> None:
+    """Throughput as a fraction of every quota's ceiling in jobs/s, and the 429s the sandboxes answered."""
+    after = _answered_429(running)
+    ceilings = {}
+    for connector in rt.connectors():
+        limit, window = WINDOWS.get(connector.system, (None, None))
+        limit = quotas.get(connector.system, limit)
+        per_job = sum(connector.http.calls.values()) / jobs
+        if limit is None or not per_job:
+            continue
+        ceilings[connector.system] = (limit / window) / per_job
+        seen = after[connector.system] - before.get(connector.system, 0)
+        print(f"  {connector.system:<11} quota {limit}/{window:.0f} s, {per_job:.2f} calls/job → ceiling "
+              f"{ceilings[connector.system]:.3f} jobs/s; 429s answered: {seen}")
+    tightest = min(ceilings, key=ceilings.get)
+    print(f"tightest quota: {tightest}; throughput {jobs / elapsed:.3f} jobs/s = "
+          f"{jobs / elapsed / ceilings[tightest]:.0%} of its ceiling")
 
 
 def exactly_once_report(running) -> int:

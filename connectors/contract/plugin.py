@@ -41,7 +41,7 @@ class VendorSettings(BaseSettings):
 
     credentials_block: str | None = None  # a saved Prefect block whose secrets replace these settings'
     # the tenant's API quota per the vendor's window, as its plan states it (unset: the documented default);
-    # fieldbridge spends 90 % of it, shared by every worker, and the sandbox enforces the same number
+    # fieldbridge spends 95 % of it, shared by every worker, and the sandbox enforces the same number
     rate_limit: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")

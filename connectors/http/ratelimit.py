@@ -32,8 +32,8 @@ class RateBudget:
     """A token bucket (`rate` requests per `per_seconds`, bursts of at most `burst`) plus a concurrency cap.
 
     Vendors count requests in sliding windows; a bucket lets through at most `burst + rate` requests in any
-    window of `per_seconds`. The default burst (a tenth of the rate) keeps that under the vendor's limit when
-    the rate is set at 90 % of it, so a steady stream never meets a 429 — a burst the size of the rate would
+    window of `per_seconds`. The default burst (a twentieth of the rate) keeps that under the vendor's limit
+    when the rate is set at 95 % of it, so a steady stream never meets a 429 — a burst the size of the rate would
     double the first window. A 429 pauses the whole budget for `Retry-After`, so sibling threads back off
     together instead of each burning a request to discover the same limit.
     """
@@ -43,7 +43,7 @@ class RateBudget:
     max_concurrent: int = 10  # per process: connections are a process's own resource
     key: str = ""
     store: BudgetStore | None = None
-    burst: int = 0  # 0: a tenth of the rate (at least 1)
+    burst: int = 0  # 0: a twentieth of the rate (at least 1)
     _tokens: float = field(init=False)
     _updated: float = field(init=False, default_factory=time.monotonic)
     _paused_until: float = field(init=False, default=0.0)
@@ -54,7 +54,7 @@ class RateBudget:
     quota_recheck_seconds: float = 900.0  # a spent quota is believed this long, then one request asks again
 
     def __post_init__(self) -> None:
-        self.burst = self.burst or max(1, self.rate // 10)
+        self.burst = self.burst or max(1, self.rate // 20)
         self._tokens = float(self.burst)
         self._slots = threading.BoundedSemaphore(self.max_concurrent)
 
@@ -125,7 +125,7 @@ class RateBudget:
                 log.warning("could not share a %.1f s pause on %s (%s)", seconds, self.key, type(exc).__name__)
 
 
-BUDGET_SHARE = 0.9  # of a vendor's quota: the rest absorbs other clients of the same tenant and clock skew
+BUDGET_SHARE = 0.95  # of a vendor's quota: the rest absorbs the burst, clock skew and jitter on the way
 
 
 def quota(limit: int, window_seconds: float) -> dict[str, float]:
