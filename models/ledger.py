@@ -108,12 +108,16 @@ class Ledger:
             session.commit()
             return result.rowcount == 1
 
-    def _acquire(self, key: str, owner: str) -> None:
-        deadline = time.monotonic() + self.wait_seconds
+    def _acquire(self, key: str, owner: str, wait_seconds: float | None = None) -> None:
+        deadline = time.monotonic() + (self.wait_seconds if wait_seconds is None else wait_seconds)
         delay = 0.05
+        told = False
         while not self._try_lease(key, owner):
             if time.monotonic() > deadline:
                 raise EffectBusy("ledger", f"effect {key} is being written by another run")
+            if not told and delay >= 1.0:
+                log.info("%s is held by another run: waiting for it", key)
+                told = True
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
 
@@ -156,12 +160,15 @@ class Ledger:
         return f"{key}#{row.rejections if row else 0}"
 
     @contextmanager
-    def locked(self, key: str) -> Iterator[None]:
+    def locked(self, key: str, wait_seconds: float = 900.0) -> Iterator[None]:
         """Hold a lease on a lock row for a compute-then-write section (e.g. one technician's workweek),
-        so concurrent runs serialise the whole recomputation, not just each write."""
+        so concurrent runs serialise the whole recomputation, not just each write. Waiting is patient (15
+        minutes by default): the holder renews its lease only while it is alive, so a long wait means it is
+        working — e.g. spacing its vendor calls under a tight quota — and a dead holder frees the lock within
+        one lease. Giving up after 30 s turned a busy technician-week into failed runs that needed a person."""
         owner = uuid.uuid4().hex
         self._ensure_row(key, "lock", "lock", None)
-        self._acquire(key, owner)
+        self._acquire(key, owner, wait_seconds)
         try:
             with self._renewing(key, owner):
                 yield

@@ -100,6 +100,33 @@ def test_a_live_lease_blocks_a_second_writer(world) -> None:
     assert ledger.get("test:key").vendor_id == "v1"
 
 
+def test_a_section_lock_waits_for_a_live_holder_instead_of_failing_the_run(world) -> None:
+    """A technician's week held by a run that spaces its calls under a tight quota: the next run waits for
+    it (the holder's renewals say it is alive) rather than failing after the effect wait of 0.3 s."""
+    from models.ledger import EffectBusy, Ledger
+
+    ledger = Ledger(world.runtime.engine, wait_seconds=0.3, lease_seconds=0.6)
+    inside = threading.Event()
+
+    def holder() -> None:
+        with ledger.locked("gusto:week:T1:2026-11-22"):
+            inside.set()
+            time.sleep(1.5)  # longer than the wait and than a lease: only renewals keep it
+
+    t = threading.Thread(target=holder)
+    t.start()
+    inside.wait(5)
+    started = time.monotonic()
+    with ledger.locked("gusto:week:T1:2026-11-22"):
+        waited = time.monotonic() - started
+    t.join()
+    assert waited >= 1.0  # it waited for the holder, which was never overtaken
+    week = "gusto:week:T1:2026-11-22"
+    # a caller that cannot wait still gets a clear, retryable answer
+    with pytest.raises(EffectBusy), ledger.locked(week), ledger.locked(week, wait_seconds=0.2):
+        pass
+
+
 def test_late_closure_updates_the_day_instead_of_appending(world) -> None:
     job_closed("J1001")
     [sheet] = world.state("gusto", "time_sheets")
