@@ -17,10 +17,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 def test_two_workers_post_each_job_once_within_the_vendors_quotas(tmp_path: Path) -> None:
     if not _pg_available():
         pytest.skip("PostgreSQL is not reachable")
-    # Gusto's quota scaled down to 6 requests a minute, fewer than the jobs' writes: the flow-run processes
+    # Gusto's quota scaled down to 4 requests a minute, fewer than the jobs' writes: the flow-run processes
     # of both workers, each with a budget of its own, would send them all at once and meet 429s
-    stack = PgStack(tmp_path / "home", jobs=10, workers=2,
-                    vendor_env={"FIELDBRIDGE_GUSTO_RATE_LIMIT": "6"})
+    stack = PgStack(tmp_path / "home", jobs=7, workers=2,
+                    vendor_env={"FIELDBRIDGE_GUSTO_RATE_LIMIT": "4"})
     try:
         stack.start()
         runs = stack.run_jobs([j.id for j in stack.company.jobs], timeout=600)

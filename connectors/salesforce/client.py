@@ -23,7 +23,7 @@ from connectors.contract import (
     UnknownOutcomeError,
     VendorRecord,
 )
-from connectors.http import HttpClient, OAuth2RefreshToken, RetryPolicy, budget_for
+from connectors.http import HttpClient, OAuth2RefreshToken, RetryPolicy, budget_for, quota
 from connectors.salesforce import mapping
 from connectors.salesforce.errors import ERRORS, describe
 
@@ -46,6 +46,7 @@ class SalesforceCRM:
         policy: RetryPolicy | None = None,
         timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
+        rate_limit: int | None = None,
     ) -> None:
         self.auth = auth
         self.api_version = api_version
@@ -53,7 +54,10 @@ class SalesforceCRM:
         self.resolution_field = resolution_field
         self.closed_status = closed_status
         self.daily_reserve = daily_reserve
-        self.budget = budget_for(f"salesforce:{auth.client_id}:{login_url}", rate=50, per_seconds=1, max_concurrent=20)
+        # Salesforce's real limit is the org's daily quota (read from Sforce-Limit-Info); per second it sets
+        # none, so the pace is ours: 50 a second unless the org's rate_limit (per second) says otherwise
+        pace = quota(rate_limit, 1.0) if rate_limit else {"rate": 50, "per_seconds": 1.0}
+        self.budget = budget_for(f"salesforce:{auth.client_id}:{login_url}", **pace, max_concurrent=20)
         self.http = HttpClient(self.system, login_url, auth=auth, budget=self.budget, policy=policy, timeout=timeout,
                                describe=describe, errors=ERRORS, transport=transport, observe=self._observe)
 
