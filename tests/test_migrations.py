@@ -5,7 +5,6 @@ when a model changes without a migration."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -36,9 +35,9 @@ from models.ledger import Ledger
 from models.settings import get_settings
 from models.token_store import OAuthToken
 from tests.conftest import run_concurrently
+from tests.test_postgres import PG_ADMIN_URL, require_postgres
 
 RELEASE_SQL = Path(__file__).parent / "data" / "release-2331384.sql"
-PG_ADMIN_URL = os.environ.get("FIELDBRIDGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 HEAD = migrate.head()
 #: every table of the release, and the order its rows are compared in
 RELEASE_TABLES = {
@@ -50,16 +49,6 @@ AFTER_BASELINE = migrate.revisions()[1:]  # what a database of the release (or a
 
 
 # ---------------------------------------------------------------------------------------------- databases
-
-
-def _pg_available() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
-            return True
-    except Exception:
-        return False
 
 
 class Engines:
@@ -87,10 +76,7 @@ def engines() -> Iterator[Engines]:
 @pytest.fixture
 def pg_schema_url(engines: Engines) -> Iterator[str]:
     """A fresh PostgreSQL schema in the test database, first on the search path of every connection."""
-    if not _pg_available():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}; CI must start it")
-        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+    require_postgres()
     import psycopg
 
     schema = f"mig_{uuid.uuid4().hex[:12]}"

@@ -30,15 +30,20 @@ def _pg_available() -> bool:
         return False
 
 
+def require_postgres() -> None:
+    """Skip where PostgreSQL is not running; fail in CI, which must start it."""
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}; CI must start it")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A throwaway database per test, dropped afterwards."""
     import psycopg
 
-    if not _pg_available():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}; CI must start it")
-        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+    require_postgres()
     name = f"fb_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 
 from benchmarks.pgstack import PgStack
-from tests.test_postgres import _pg_available
+from tests.test_postgres import require_postgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
 def test_two_workers_post_each_job_once_within_the_vendors_quotas(tmp_path: Path) -> None:
-    if not _pg_available():
-        pytest.skip("PostgreSQL is not reachable")
+    require_postgres()
     # Gusto's quota scaled down to 4 requests a minute, fewer than the jobs' writes: the flow-run processes
     # of both workers, each with a budget of its own, would send them all at once and meet 429s
     stack = PgStack(tmp_path / "home", jobs=7, workers=2,
