@@ -54,6 +54,7 @@ class PgStack:
     sandboxes: Any = None
     company: Any = None
     api_url: str = ""
+    saved_env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> PgStack:
         from connectors.emulator import free_port
@@ -62,6 +63,7 @@ class PgStack:
         from models.db import create_schema, make_engine
         from models.settings import FieldbridgeSettings
 
+        self.saved_env = dict(os.environ)  # put back by stop(): a test after this one must not inherit quotas
         prefect_db, fb_db = create_database("fb_prefect"), create_database("fb_tables")
         self.databases += [prefect_db, fb_db]
         fb_url = f"{PG}/{fb_db}"
@@ -160,3 +162,9 @@ class PgStack:
             self.server.stop()
         for name in self.databases:
             drop_database(name)
+        if self.saved_env:
+            os.environ.clear()
+            os.environ.update(self.saved_env)
+        from connectors.http.ratelimit import use_budget_store
+
+        use_budget_store(None)  # the stack's database is gone
