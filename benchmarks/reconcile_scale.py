@@ -37,7 +37,6 @@ def _peak_mb() -> float:
 def _run_dask(jobs: int, per_class: int, partitions: int, out: mp.Queue) -> None:
     import logging
 
-    import pandas as pd
     from distributed import Client, LocalCluster
 
     from tasks.reconcile.drift import counts, find_drift
@@ -56,10 +55,12 @@ def _run_dask(jobs: int, per_class: int, partitions: int, out: mp.Queue) -> None
     whole = find_drift(sides)
     single_s = time.perf_counter() - single
     out.put({"compare_s": done - started, "single_s": single_s, "driver_mb": _peak_mb(), "workers_mb": workers_mb,
-             "same_rows": _same(rows, whole, pd), "exact": counts(rows) == want})
+             "same_rows": _same(rows, whole), "exact": counts(rows) == want})
 
 
-def _same(a, b, pd) -> bool:
+def _same(a, b) -> bool:
+    import pandas as pd
+
     try:
         pd.testing.assert_frame_equal(a, b)
         return True

@@ -15,13 +15,20 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+_prepared: set[Path] = set()
+
+
 def private_file(path: Path) -> Path:
     """`path` as a file only its owner can read or write (0600), created empty if missing (before anything
-    writes to it, so no secret is ever readable by others), tightened if wider."""
+    writes to it, so no secret is ever readable by others), tightened if wider. Checked once per process and
+    path: the database URL is resolved on every `get_engine()`."""
+    if path in _prepared and path.exists():
+        return path
     private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     os.close(fd)
     st = path.stat()
     if st.st_mode & 0o077 and st.st_uid == os.getuid():
         path.chmod(0o600)
+    _prepared.add(path)
     return path
