@@ -32,6 +32,7 @@ from sqlmodel import Session, select
 from connectors.contract.errors import ConnectorError, DataError, FailureType, TransientError
 from connectors.contract.records import VendorRecord
 from connectors.contract.redact import scrub
+from connectors.contract.roles import BatchResult
 from models.db import get_engine
 from models.integration import Effect, EffectStatus
 
@@ -62,6 +63,30 @@ class EffectOutcome:
     vendor_id: str | None
     written: bool  # a vendor write happened in this call
     summary: dict[str, Any] = field(default_factory=dict)
+    record: VendorRecord | None = None  # the vendor's answer, when this call wrote
+
+
+@dataclass
+class BatchEntry:
+    """One effect of a batch: its key and fingerprinted payload as `Ledger.run` takes them, and `request`,
+    what the batch writer sends for it. `attempt_key` is filled in by `run_batch` (the vendor idempotency key)."""
+
+    key: str
+    job_id: str | None
+    payload: Any
+    request: Any
+    attempt_key: str = ""
+
+
+@dataclass
+class BatchOutcome:
+    """How each entry of a batch ended: written or already done, rejected by the vendor, or left for the
+    one-at-a-time path (`Ledger.run`), which handles everything a batch does not: a row another run holds, an
+    earlier attempt that may have landed, a changed payload, a request whose outcome is unknown."""
+
+    done: dict[str, EffectOutcome] = field(default_factory=dict)
+    failed: dict[str, ConnectorError] = field(default_factory=dict)
+    left: list[BatchEntry] = field(default_factory=list)
 
 
 def _now() -> datetime:
@@ -189,6 +214,179 @@ class Ledger:
             )
             session.commit()
             return result.rowcount == 1
+
+    def run_batch(
+        self,
+        entries: list[BatchEntry],
+        *,
+        system: str,
+        kind: str,
+        write_many: Callable[[list[BatchEntry]], list[BatchResult]],
+        limit: int,
+        summarize: Callable[[VendorRecord, BatchEntry], dict[str, Any]] = lambda r, e: {},
+    ) -> BatchOutcome:
+        """The ledger protocol for many effects and one vendor call per `limit` of them (the bulk path).
+
+        Only *fresh* effects — never attempted, so nothing of them can be at the vendor — are written in
+        batches: claimed with set-based statements, marked IN_FLIGHT and committed before the call, DONE per
+        item after it. Effects DONE with the same payload are skipped. Everything else is `left` for `run`,
+        which looks the vendor up first. A batch whose answer is lost stays IN_FLIGHT and is left too, so the
+        next step finds what landed: exactly once holds item by item, as in `run`."""
+        out = BatchOutcome()
+        if not entries:
+            return out
+        owner = uuid.uuid4().hex
+        by_key = {e.key: e for e in entries}
+        self._ensure_rows(list(by_key), system, kind, {e.key: e.job_id for e in entries})
+        self._lease_many(list(by_key), owner)
+        with Session(self.engine) as session:
+            rows = {r.key: r for r in self._select_many(session, list(by_key)) if r.lease_owner == owner}
+        fresh: list[BatchEntry] = []
+        digests: dict[str, str] = {}
+        for entry in entries:
+            row = rows.get(entry.key)
+            if row is None:  # another run holds it: `run` waits for it
+                out.left.append(entry)
+                continue
+            digests[entry.key] = payload_hash(entry.payload)
+            if row.status is EffectStatus.DONE and row.payload_hash == digests[entry.key]:
+                out.done[entry.key] = EffectOutcome(entry.key, row.vendor_id, False, json.loads(row.summary or "{}"))
+            elif row.status is EffectStatus.PENDING and row.attempts == 0:
+                entry.attempt_key = f"{entry.key}#{row.rejections}"
+                fresh.append(entry)
+            else:
+                out.left.append(entry)
+        self._release_many([k for k in rows if k not in {e.key for e in fresh}], owner)
+        if not fresh:
+            return out
+        fresh = self._mark_in_flight(fresh, owner, out)
+        try:
+            with self._renewing_many([e.key for e in fresh], owner):
+                for start in range(0, len(fresh), limit):
+                    chunk = fresh[start:start + limit]
+                    try:
+                        answers = write_many(chunk)
+                    except ConnectorError as exc:
+                        answers = [exc] * len(chunk)
+                    if len(answers) != len(chunk):
+                        raise RuntimeError(f"{system} answered {len(answers)} items for a batch of {len(chunk)}")
+                    self._record_answers(chunk, answers, owner, digests, summarize, out)
+        except Exception as exc:  # a bug, not a vendor answer: what was sent is unknown — keep IN_FLIGHT
+            unrecorded = [e.key for e in fresh if e.key not in out.done and e.key not in out.failed
+                          and e not in out.left]
+            self._update_many(unrecorded, owner, last_error=scrub(f"{type(exc).__name__}: {exc}")[:2000])
+            raise
+        finally:
+            self._release_many([e.key for e in fresh], owner)
+        log.info("%s %s batch: %d written or done, %d rejected, %d left for one-by-one", system, kind,
+                 len(out.done), len(out.failed), len(out.left))
+        return out
+
+    def _record_answers(self, chunk: list[BatchEntry], answers: list[BatchResult], owner: str,
+                        digests: dict[str, str], summarize: Callable[[VendorRecord, BatchEntry], dict[str, Any]],
+                        out: BatchOutcome) -> None:
+        """One transaction per chunk: DONE with the vendor id, FAILED with the item's own rejection, or still
+        IN_FLIGHT (transient, outcome unknown) and left for `run` to look up."""
+        with Session(self.engine) as session:
+            for entry, answer in zip(chunk, answers, strict=True):
+                mine = (Effect.key == entry.key) & (Effect.lease_owner == owner)
+                if isinstance(answer, ConnectorError):
+                    values: dict[str, Any] = {"last_error": scrub(str(answer))[:2000], "updated_at": _now()}
+                    if answer.failure_type is FailureType.TRANSIENT:
+                        out.left.append(entry)
+                    else:
+                        values.update(status=EffectStatus.FAILED, rejections=Effect.rejections + 1)
+                        out.failed[entry.key] = answer
+                    session.exec(update(Effect).where(mine).values(**values))  # type: ignore[call-overload]
+                    continue
+                summary = summarize(answer, entry)
+                result = session.exec(update(Effect).where(mine).values(  # type: ignore[call-overload]
+                    status=EffectStatus.DONE, vendor_id=answer.id, vendor_version=answer.version,
+                    payload_hash=digests[entry.key], summary=json.dumps(summary, default=str), last_error=None,
+                    updated_at=_now()))
+                if result.rowcount != 1:  # lost the lease mid-call: `run` will look it up and adopt it
+                    out.left.append(entry)
+                    continue
+                out.done[entry.key] = EffectOutcome(entry.key, answer.id, True, summary, answer)
+            session.commit()
+
+    def _ensure_rows(self, keys: list[str], system: str, kind: str, job_ids: dict[str, str | None]) -> None:
+        with Session(self.engine) as session:
+            have = {r.key for r in self._select_many(session, keys)}
+            missing = [k for k in keys if k not in have]
+            if not missing:
+                return
+            session.add_all(Effect(key=k, system=system, kind=kind, job_id=job_ids[k], updated_at=_now())
+                            for k in missing)
+            try:
+                session.commit()
+                return
+            except IntegrityError:
+                session.rollback()
+        for key in missing:  # a racer inserted some of them: one at a time, tolerant of each
+            self._ensure_row(key, system, kind, job_ids[key])
+
+    @staticmethod
+    def _select_many(session: Session, keys: list[str]) -> list[Effect]:
+        rows: list[Effect] = []
+        for start in range(0, len(keys), 500):
+            rows.extend(session.exec(select(Effect).where(Effect.key.in_(keys[start:start + 500]))))  # type: ignore[attr-defined]
+        return rows
+
+    def _lease_many(self, keys: list[str], owner: str) -> None:
+        with Session(self.engine) as session:
+            for start in range(0, len(keys), 500):
+                session.exec(update(Effect)  # type: ignore[call-overload]
+                             .where(Effect.key.in_(keys[start:start + 500]))  # type: ignore[attr-defined]
+                             .where((Effect.lease_owner.is_(None)) | (Effect.lease_expires_at < self._now()))  # type: ignore[union-attr]
+                             .values(lease_owner=owner, lease_expires_at=self._lease_end()))
+            session.commit()
+
+    def _update_many(self, keys: list[str], owner: str, **values: Any) -> int:
+        changed = 0
+        with Session(self.engine) as session:
+            for start in range(0, len(keys), 500):
+                result = session.exec(update(Effect)  # type: ignore[call-overload]
+                                      .where(Effect.key.in_(keys[start:start + 500]))  # type: ignore[attr-defined]
+                                      .where(Effect.lease_owner == owner).values(updated_at=_now(), **values))
+                changed += result.rowcount
+            session.commit()
+        return changed
+
+    def _release_many(self, keys: list[str], owner: str) -> None:
+        if keys:
+            self._update_many(keys, owner, lease_owner=None, lease_expires_at=None)
+
+    def _mark_in_flight(self, fresh: list[BatchEntry], owner: str, out: BatchOutcome) -> list[BatchEntry]:
+        """IN_FLIGHT and committed before anything is sent; an entry whose lease lapsed meanwhile is left."""
+        keys = [e.key for e in fresh]
+        if self._update_many(keys, owner, status=EffectStatus.IN_FLIGHT, attempts=Effect.attempts + 1) == len(keys):
+            return fresh
+        with Session(self.engine) as session:
+            ours = {r.key for r in self._select_many(session, keys)
+                    if r.lease_owner == owner and r.status is EffectStatus.IN_FLIGHT}
+        out.left.extend(e for e in fresh if e.key not in ours)
+        return [e for e in fresh if e.key in ours]
+
+    @contextmanager
+    def _renewing_many(self, keys: list[str], owner: str) -> Iterator[None]:
+        """One thread keeps every lease of the batch alive while its (possibly slow) calls run."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.lease_seconds / 3):
+                try:
+                    self._update_many(keys, owner, lease_expires_at=self._lease_end())
+                except Exception:
+                    log.warning("could not renew the leases of a batch; retrying", exc_info=True)
+
+        thread = threading.Thread(target=renew, daemon=True, name=f"lease-batch-{len(keys)}")
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
 
     def get(self, key: str) -> Effect | None:
         with Session(self.engine) as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -161,10 +162,20 @@ def _ensure(rt: Runtime, entity: str, canonical_id: str, lookup: Any, create: An
     return outcome.vendor_id
 
 
-def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None = None) -> dict[str, Any]:
-    """Create the job's invoice once; the customer and items it references are ensured first."""
-    rt = rt or get_runtime()
-    snap = load_validated(job_id, validated, rt.engine, accounting_system=rt.settings.accounting_system)
+@dataclass(frozen=True)
+class PreparedInvoice:
+    """A job's invoice ready to write: the draft, the vendor ids it references, its ledger key and payload."""
+
+    job_id: str
+    draft: InvoiceDraft
+    customer_id: str
+    item_ids: dict[str, str]
+    key: str
+    payload: dict[str, Any]
+
+
+def prepare_invoice(rt: Runtime, snap: Any) -> PreparedInvoice:
+    """Build the draft and ensure the customer and items it references (each created at most once)."""
     st = rt.settings
     acc = rt.accounting
     draft = build_invoice(snap, tax_rate=Decimal(st.tax_rate), currency=st.currency,
@@ -181,9 +192,22 @@ def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None
         name, price = (book.name, book.unit_price) if book else SPECIAL_ITEMS.get(code, ("Field labour", Decimal(0)))
         item_ids[code] = _ensure(rt, "item", code, lambda c=code: acc.find_item(c),
                                  lambda request_key, c=code, n=name, p=price: acc.create_item(c, n, p, request_key))
-    key = f"{acc.system}:invoice:{job_id}"
     payload = {"lines": [(ln.item_code, ln.quantity, ln.unit_price, ln.amount) for ln in draft.lines],
                "tax": draft.tax, "customer": customer_id}
+    return PreparedInvoice(snap.job.id, draft, customer_id, item_ids, f"{acc.system}:invoice:{snap.job.id}", payload)
+
+
+def invoice_summary(record: VendorRecord, draft: InvoiceDraft) -> dict[str, Any]:
+    return {"invoice_id": record.id, "number": record.number, "total": str(record.total), "currency": draft.currency}
+
+
+def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None = None) -> dict[str, Any]:
+    """Create the job's invoice once; the customer and items it references are ensured first."""
+    rt = rt or get_runtime()
+    snap = load_validated(job_id, validated, rt.engine, accounting_system=rt.settings.accounting_system)
+    acc = rt.accounting
+    prepared = prepare_invoice(rt, snap)
+    draft, customer_id, item_ids, key = prepared.draft, prepared.customer_id, prepared.item_ids, prepared.key
     updated = False
     wrote: list[VendorRecord] = []  # the invoice as this run's write returned it
 
@@ -204,23 +228,27 @@ def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None
             raise InvoiceNeedsReview(acc.system, job_id, existing, draft, reason)
         updated = True
         # its own requestid: QuickBooks would answer a reused one with the create's original response
-        revision_key = f"{rt.ledger.attempt_key(key)}:revise:{payload_hash(payload)}"
+        revision_key = f"{rt.ledger.attempt_key(key)}:revise:{payload_hash(prepared.payload)}"
         return acc.revise_invoice(existing, draft, customer_id, item_ids, revision_key)
 
-    def summarize(r: VendorRecord) -> dict[str, Any]:
-        return {"invoice_id": r.id, "number": r.number, "total": str(r.total), "currency": draft.currency}
-
     outcome = rt.ledger.run(
-        key, system=acc.system, kind="invoice", job_id=job_id, payload=payload,
+        key, system=acc.system, kind="invoice", job_id=job_id, payload=prepared.payload,
         lookup=lambda: acc.find_invoice(draft.doc_number),
         write=write,
-        summarize=summarize,
+        summarize=lambda r: invoice_summary(r, draft),
         mutable=True,  # an edit after closing updates the invoice while it is unsent and unpaid
     )
-    result = {"system": acc.system, **outcome.summary, "expected_total": str(draft.total),
+    return finish_invoice(rt, prepared, outcome, updated, wrote[-1] if wrote else None)
+
+
+def finish_invoice(rt: Runtime, prepared: PreparedInvoice, outcome: Any, updated: bool,
+                   just_written: VendorRecord | None) -> dict[str, Any]:
+    """After the invoice effect: send it (its own effect) and say what was posted."""
+    draft = prepared.draft
+    result = {"system": rt.accounting.system, **outcome.summary, "expected_total": str(draft.total),
               "written": outcome.written, "updated": updated}
-    if st.send_invoices:
-        result["sent"] = _send_invoice(rt, job_id, outcome.vendor_id, draft, wrote[-1] if wrote else None)
+    if rt.settings.send_invoices:
+        result["sent"] = _send_invoice(rt, prepared.job_id, outcome.vendor_id, draft, just_written)
         result["sent_to"] = draft.customer.email if result["sent"].startswith("sent") else None
     if Decimal(result["total"]) != draft.total:
         # e.g. the company has automated sales tax on and QuickBooks recomputed it: finance should know

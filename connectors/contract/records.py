@@ -93,6 +93,24 @@ class InvoiceDraft:
 
 
 @dataclass(frozen=True)
+class InvoiceRequest:
+    """One invoice of a batch create: what `Accounting.create_invoice` takes, as one value."""
+
+    draft: InvoiceDraft
+    customer_id: str
+    item_ids: dict[str, str]
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class NoteRequest:
+    """One note of a batch create: the case (vendor id) it belongs on and the note."""
+
+    case_id: str
+    note: CaseNote
+
+
+@dataclass(frozen=True)
 class TimeOff:
     """Approved (or requested, cancelled…) leave of an employee, as the HR system holds it."""
 

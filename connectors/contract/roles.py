@@ -8,13 +8,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from connectors.contract.errors import ConnectorError
 from connectors.contract.records import (
     BillingCustomer,
     CaseNote,
     CaseResolution,
     CaseSummary,
     InvoiceDraft,
+    InvoiceRequest,
     InvoiceSummary,
+    NoteRequest,
     OutboundEvent,
     TimeOff,
     TimesheetDay,
@@ -119,6 +122,35 @@ class Accounting(Connector, Protocol):
     def summarize_invoice(self, invoice: VendorRecord) -> InvoiceSummary:
         """An invoice found by `find_invoice`, in the listing's terms."""
         ...
+
+
+#: one item's answer inside a batch: the record written, or that item's own rejection (the others still count)
+BatchResult = VendorRecord | ConnectorError
+
+
+@runtime_checkable
+class BatchCRM(CRM, Protocol):
+    """A CRM with batch writes (HubSpot's batch update/create, 100 inputs): the bulk path sends many cases or
+    notes per request. Each answer list is in the order of the inputs; an item the vendor rejected is its error,
+    a failure of the whole request raises. A CRM without it is written one record at a time."""
+
+    batch_limit: int
+
+    def resolve_cases(self, cases: Sequence[CaseResolution]) -> list[BatchResult]: ...
+
+    def add_notes(self, notes: Sequence[NoteRequest]) -> list[BatchResult]:
+        """Create notes once. Not replay-safe: a lost answer raises UnknownOutcomeError and the ledger
+        looks each note up by its key before anything is written again."""
+        ...
+
+
+@runtime_checkable
+class BatchAccounting(Accounting, Protocol):
+    """Accounting with a batch endpoint (QuickBooks `/batch`, 30 operations, per-item Faults inside a 200)."""
+
+    batch_limit: int
+
+    def create_invoices(self, invoices: Sequence[InvoiceRequest]) -> list[BatchResult]: ...
 
 
 @runtime_checkable

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -11,11 +11,14 @@ import httpx
 from pydantic import SecretStr
 
 from connectors.contract import (
+    BatchResult,
     CaseNote,
     CaseResolution,
     CaseSummary,
     ConflictError,
     DataError,
+    NoteRequest,
+    TransientError,
     UnknownOutcomeError,
     VendorError,
     VendorRecord,
@@ -87,6 +90,33 @@ class HubSpotCRM:
                 ) from exc
             raise
         return mapping.record(body, self.closed_stage)
+
+    batch_limit = 100  # inputs per batch request: HubSpot's documented maximum
+
+    def resolve_cases(self, cases: Sequence[CaseResolution]) -> list[BatchResult]:
+        """Many tickets resolved in one request, each addressed by its unique job id. Repeating an update is
+        harmless, so the request may retry; a ticket that does not exist comes back as that item's 404."""
+        inputs = [{"id": c.job_id, "idProperty": mapping.JOB_ID_PROPERTY,
+                   "properties": {**mapping.resolution_properties(c, self.closed_stage)["properties"],
+                                  mapping.JOB_ID_PROPERTY: c.job_id}} for c in cases]
+        _, body = self.http.request("POST", "/crm/v3/objects/tickets/batch/update", json={"inputs": inputs},
+                                    idempotent=True)
+        return mapping.batch_answers(self.system, [c.job_id for c in cases], body, mapping.JOB_ID_PROPERTY,
+                                     self.closed_stage)
+
+    def add_notes(self, notes: Sequence[NoteRequest]) -> list[BatchResult]:
+        """Many notes created in one request. HubSpot refuses a batch create as a whole when one input is
+        invalid (a note key that exists, a ticket that is gone): then every note is answered 'try one at a
+        time', so only the bad one fails. Not replay-safe: a lost answer raises UnknownOutcomeError."""
+        inputs = [mapping.note_body(n.note, n.case_id) for n in notes]
+        try:
+            _, body = self.http.request("POST", "/crm/v3/objects/notes/batch/create", json={"inputs": inputs})
+        except DataError as exc:
+            if len(notes) == 1:
+                raise
+            return [TransientError(self.system, f"the batch was refused as a whole ({exc}); one at a time")
+                    for _ in notes]
+        return mapping.batch_answers(self.system, [n.note.key for n in notes], body, mapping.NOTE_KEY_PROPERTY)
 
     def open_case(self, job_id: str, subject: str, content: str) -> VendorRecord:
         """Create the CRM ticket a job comes from (used by intake and the demo); existing → returned."""

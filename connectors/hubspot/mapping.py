@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.contract.errors import ConflictError, ConnectorError, DataError, TransientError
 from connectors.contract.records import CaseNote, CaseResolution, CaseSummary, VendorRecord
 from connectors.contract.times import parse_instant
 
@@ -88,3 +89,29 @@ def existing_id_from_conflict(body: Any) -> str | None:
         return str(ids[0])
     match = _EXISTING_ID.search(body.get("message", ""))
     return match.group(1) if match else None
+
+
+def batch_answers(system: str, wanted: list[str], body: Any, key_property: str,
+                  closed_stage: str | None = None) -> list[VendorRecord | ConnectorError]:
+    """A batch create/update answer (200/201, or 207 with `errors`) in the order of the inputs. HubSpot does
+    not promise the results' order, so each result is matched by its unique `key_property`; an input named in
+    an error's `context.ids` gets that error; one named nowhere got no answer (transient: looked up later)."""
+    results = body.get("results", []) if isinstance(body, dict) else []
+    by_key = {str((r.get("properties") or {}).get(key_property)): r for r in results if isinstance(r, dict)}
+    failed: dict[str, ConnectorError] = {}
+    for error in (body.get("errors", []) if isinstance(body, dict) else []):
+        category, message = error.get("category") or "", error.get("message") or "rejected"
+        for value in (error.get("context") or {}).get("ids", []):
+            if category == "OBJECT_NOT_FOUND":
+                failed[str(value)] = DataError(system, f"no HubSpot record has {key_property}={value}", status=404)
+            elif category == "CONFLICT":
+                failed[str(value)] = ConflictError(system, message, status=409, vendor_code=category)
+            else:
+                failed[str(value)] = DataError(system, message, status=400, vendor_code=category or None)
+    out: list[VendorRecord | ConnectorError] = []
+    for value in wanted:
+        if value in by_key:
+            out.append(record(by_key[value], closed_stage))
+        else:
+            out.append(failed.get(value) or TransientError(system, f"the batch answer names no result for {value}"))
+    return out

@@ -8,6 +8,7 @@ lists page with `paging.next.after`, and the ten-second rolling limit answers 42
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +30,7 @@ from connectors.emulator import (
 
 NOTE_TO_TICKET = 228  # HUBSPOT_DEFINED association type ids
 TICKET_TO_NOTE = 227
+BATCH_LIMIT = 100  # inputs per batch create/update request
 PIPELINE_STAGES = {"0": {"1", "2", "3", "4"}}  # default support pipeline; "4" is Closed
 OBJECT_TYPES = {
     "tickets": {
@@ -220,30 +222,33 @@ def create_app(
                 links.append({"to_type": b_type, "to_id": b_id, "typeId": tid})
             store.put(a_type, a_id, doc)
 
-    async def create(object_type: str, request: Request) -> ExactJSONResponse:
-        body = await read_json(request)
+    def check_create(object_type: str, body: Any) -> tuple[ExactJSONResponse | None, dict[str, Any], list[Any]]:
+        """Validate one create input: the error response, or the properties and associations to store."""
         if is_malformed(body) or not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
-            return err(400, "Invalid input JSON on line 1: expected an object with 'properties'")
+            return err(400, "Invalid input JSON on line 1: expected an object with 'properties'"), {}, []
         props = {k: (None if v is None else str(v)) for k, v in body["properties"].items()}
         problem = validate(object_type, props, True, None)
         if problem is not None:
-            return problem
+            return problem, {}, []
         links: list[dict[str, Any]] = []
         associations = body.get("associations") or []
         if not isinstance(associations, list) or not all(
                 isinstance(a, dict) and isinstance(a.get("to", {}), dict) and isinstance(a.get("types", []), list)
                 and all(isinstance(t, dict) for t in a.get("types", [])) for a in associations):
             return err(400, "associations must be a list of {to: {id}, types: [{associationTypeId}]}",
-                       "VALIDATION_ERROR")
+                       "VALIDATION_ERROR"), {}, []
         for assoc in associations:
             to_id = str(assoc.get("to", {}).get("id"))
             type_ids = [t.get("associationTypeId") for t in assoc.get("types", [])]
             if object_type == "notes" and NOTE_TO_TICKET in type_ids:
                 if store.get("tickets", to_id) is None:
-                    return err(400, f"ASSOCIATION: ticket {to_id} does not exist", "VALIDATION_ERROR")
+                    return err(400, f"ASSOCIATION: ticket {to_id} does not exist", "VALIDATION_ERROR"), {}, []
                 links.append({"to_type": "tickets", "to_id": to_id, "typeId": NOTE_TO_TICKET})
             else:
-                return err(400, f"Invalid association type ids {type_ids}", "VALIDATION_ERROR")
+                return err(400, f"Invalid association type ids {type_ids}", "VALIDATION_ERROR"), {}, []
+        return None, props, links
+
+    def store_new(object_type: str, props: dict[str, Any], links: list[dict[str, Any]]) -> dict[str, Any]:
         object_id = str(store.next_id(f"id:{object_type}", start=1000 if object_type == "tickets" else 5000))
         now = _now()
         doc = {
@@ -252,13 +257,99 @@ def create_app(
             "createdAt": now,
             "updatedAt": now,
             "archived": False,
-            "associations": links,
+            "associations": [],
         }
-        doc["associations"] = []
         store.put(object_type, object_id, doc)
         for pair in links:
             link(object_type, object_id, pair["to_type"], pair["to_id"], pair["typeId"])
-        return ExactJSONResponse(public(doc, None), status_code=201)
+        return doc
+
+    async def create(object_type: str, request: Request) -> ExactJSONResponse:
+        problem, props, links = check_create(object_type, await read_json(request))
+        if problem is not None:
+            return problem
+        return ExactJSONResponse(public(store_new(object_type, props, links), None), status_code=201)
+
+    def update_doc(object_type: str, doc: dict[str, Any], body: Any) -> ExactJSONResponse | None:
+        """Apply one update input to `doc`; the error response when it is refused."""
+        if is_malformed(body) or not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
+            return err(400, "Invalid input JSON: expected an object with 'properties'")
+        props = {k: (None if v is None else str(v)) for k, v in body["properties"].items()}
+        problem = validate(object_type, props, False, doc["id"])
+        if problem is not None:
+            return problem
+        now = _now()
+        doc["properties"].update(props)
+        doc["properties"]["hs_lastmodifieddate"] = now
+        doc["updatedAt"] = now
+        store.put(object_type, doc["id"], doc)
+        return None
+
+    async def batch_inputs(object_type: str, request: Request) -> tuple[ExactJSONResponse | None, list[Any]]:
+        if object_type not in OBJECT_TYPES:
+            return err(404, f"Unknown object type {object_type}"), []
+        body = await read_json(request)
+        inputs = body.get("inputs") if isinstance(body, dict) and not is_malformed(body) else None
+        if not isinstance(inputs, list) or not inputs:
+            return err(400, "Invalid input JSON: expected an object with a non-empty 'inputs' list",
+                       "VALIDATION_ERROR"), []
+        if len(inputs) > BATCH_LIMIT:
+            return err(400, f"Batch input limit exceeded: {len(inputs)} inputs, the limit is {BATCH_LIMIT}",
+                       "VALIDATION_ERROR"), []
+        return None, inputs
+
+    @app.post("/crm/v3/objects/{object_type}/batch/create")
+    async def batch_create(object_type: str, request: Request) -> ExactJSONResponse:
+        """All or nothing, as HubSpot's batch create: one invalid input (an unknown property, a unique value
+        that exists, a missing ticket) refuses the whole batch and nothing is created."""
+        problem, inputs = await batch_inputs(object_type, request)
+        if problem is not None:
+            return problem
+        checked, seen = [], set()
+        for n, item in enumerate(inputs):
+            problem, props, links = check_create(object_type, item)
+            if problem is not None:
+                return problem
+            for name in OBJECT_TYPES[object_type]["unique"]:
+                if props.get(name) is not None and (name, props[name]) in seen:
+                    return err(409, f"Duplicate unique value in input {n}: {name}={props[name]}", "CONFLICT")
+                seen.add((name, props.get(name)))
+            checked.append((props, links))
+        started = _now()
+        results = [public(store_new(object_type, props, links), None) for props, links in checked]
+        return ExactJSONResponse({"status": "COMPLETE", "results": results, "startedAt": started,
+                                  "completedAt": _now()}, status_code=201)
+
+    @app.post("/crm/v3/objects/{object_type}/batch/update")
+    async def batch_update(object_type: str, request: Request) -> ExactJSONResponse:
+        """Each input by id or `idProperty`; the ones that fail come back in `errors` with a 207 Multi-Status,
+        the rest are updated (HubSpot's batch update contract)."""
+        problem, inputs = await batch_inputs(object_type, request)
+        if problem is not None:
+            return problem
+        started, results, errors = _now(), [], []
+        for item in inputs:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                errors.append({"status": "error", "category": "VALIDATION_ERROR",
+                               "message": "each input needs an 'id' string", "context": {"ids": []}})
+                continue
+            doc = find(object_type, item["id"], item.get("idProperty"))
+            if doc is None:
+                errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
+                               "message": f"Could not get some {object_type} objects, they may be deleted or "
+                                          "not exist. Check that ids are valid.", "context": {"ids": [item["id"]]}})
+                continue
+            refused = update_doc(object_type, doc, item)
+            if refused is not None:
+                detail = json.loads(refused.body)
+                errors.append({"status": "error", "category": detail.get("category") or "VALIDATION_ERROR",
+                               "message": detail.get("message", ""), "context": {"ids": [item["id"]]}})
+                continue
+            results.append(public(doc, None))
+        out: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": _now()}
+        if errors:
+            out.update(numErrors=len(errors), errors=errors)
+        return ExactJSONResponse(out, status_code=207 if errors else 200)
 
     @app.post("/crm/v3/objects/{object_type}")
     async def create_object(object_type: str, request: Request) -> ExactJSONResponse:
@@ -329,19 +420,8 @@ def create_app(
         doc = find(object_type, object_id, idProperty) if object_type in OBJECT_TYPES else None
         if doc is None:
             return err(404, f"resource not found: no {object_type} with {idProperty or 'id'} {object_id}")
-        body = await read_json(request)
-        if is_malformed(body) or not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
-            return err(400, "Invalid input JSON: expected an object with 'properties'")
-        props = {k: (None if v is None else str(v)) for k, v in body["properties"].items()}
-        problem = validate(object_type, props, False, doc["id"])
-        if problem is not None:
-            return problem
-        now = _now()
-        doc["properties"].update(props)
-        doc["properties"]["hs_lastmodifieddate"] = now
-        doc["updatedAt"] = now
-        store.put(object_type, doc["id"], doc)
-        return ExactJSONResponse(public(doc, None))
+        refused = update_doc(object_type, doc, await read_json(request))
+        return refused or ExactJSONResponse(public(doc, None))
 
     @app.get("/crm/v3/objects/{object_type}")
     async def list_objects(

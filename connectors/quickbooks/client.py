@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,7 +17,8 @@ from connectors.contract import (
     TokenStore,
 )
 from connectors.contract.errors import error_for
-from connectors.contract.records import BillingCustomer, InvoiceDraft, InvoiceSummary, VendorRecord
+from connectors.contract.records import BillingCustomer, InvoiceDraft, InvoiceRequest, InvoiceSummary, VendorRecord
+from connectors.contract.roles import BatchResult
 from connectors.http import HttpClient, OAuth2RefreshToken, RetryPolicy, budget_for, quota
 from connectors.quickbooks import mapping
 from connectors.quickbooks.errors import ERRORS, classify, describe
@@ -131,6 +132,20 @@ class QuickBooksAccounting:
                 out.append(error_for(self.system, classify(400, answer), 400, None))
             else:
                 out.append({k: v for k, v in answer.items() if k != "bId"})
+        return out
+
+    batch_limit = 30  # operations per /batch request: QuickBooks' documented maximum
+
+    def create_invoices(self, invoices: Sequence[InvoiceRequest]) -> list[BatchResult]:
+        """Up to 30 invoices in one `/batch` request. Its requestid is derived from the items' own idempotency
+        keys, so a retry after a lost answer is replayed by QuickBooks rather than run twice; an item's Fault
+        (inside the 200) is that item's error and the others still stand."""
+        ops = [{"operation": "create", "Invoice": mapping.invoice_body(i.draft, i.customer_id, i.item_ids)}
+               for i in invoices]
+        request_id = mapping.request_id("batch:" + "|".join(i.idempotency_key for i in invoices))
+        out: list[BatchResult] = []
+        for result in self.batch(ops, request_id):
+            out.append(result if isinstance(result, ConnectorError) else mapping.invoice_record(result["Invoice"]))
         return out
 
     def find_invoices(self, doc_numbers: list[str]) -> dict[str, VendorRecord | None]:

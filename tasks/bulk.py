@@ -1,0 +1,182 @@
+"""The bulk path's work: many validated jobs, every effect through the ledger, written with the vendors' batch APIs.
+
+Each function takes `{job_id: validated fingerprint}` and answers `{job_id: result}` where a result is what the
+one-job function of `tasks/effects.py` returns, or a `failure(...)` dict. What a batch cannot do — a vendor
+without a batch API, an effect that may already be at the vendor, a changed payload, a lost answer — goes
+through the one-job functions, which look the vendor up first. So the bulk path keeps every guarantee of the
+real-time path and costs fewer calls: one per 30 invoices (QuickBooks), one per 100 tickets or notes (HubSpot),
+one per technician-day of the batch rather than per job (payroll has no batch API).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from typing import Any
+
+from connectors.contract import BatchAccounting, BatchCRM, CaseNote, CaseResolution, NoteRequest
+from connectors.contract.errors import ConnectorError, is_retryable
+from models.ledger import BatchEntry
+from tasks import effects
+from tasks.runtime import Runtime
+from tasks.snapshot import load_validated
+from tasks.timesheets import affected_weeks, payroll_settings
+
+log = logging.getLogger("fieldbridge.bulk")
+
+Result = dict[str, Any]
+PARALLEL_CALLS = 4  # one-record calls (sends, payroll days) in flight at once; the rate budget paces them
+
+
+def failure(exc: BaseException) -> Result:
+    """A job's failure as plain data (task results are persisted; vendor exceptions do not round-trip)."""
+    kind = exc.failure_type.value if isinstance(exc, ConnectorError) else "bug"
+    return {"error": str(exc), "kind": kind, "type": type(exc).__name__, "retryable": is_retryable(exc)}
+
+
+def failed(result: Result) -> bool:
+    return "error" in result
+
+
+def one_at_a_time(fn: Callable[..., Result], *args: Any, retries: int | None = None,
+                  backoff: float | None = None) -> Result:
+    """A one-job function with the real-time tasks' retry policy: transient failures again with jittered
+    exponential backoff, data and configuration errors at once."""
+    from tasks.effect_tasks import BACKOFF, RETRIES
+
+    retries = RETRIES if retries is None else retries
+    backoff = BACKOFF if backoff is None else backoff
+    for attempt in range(retries + 1):
+        try:
+            return fn(*args)
+        except Exception as exc:
+            if attempt == retries or not is_retryable(exc):
+                log.warning("%s failed: %s", getattr(fn, "__name__", "a bulk step"), exc)
+                return failure(exc)
+            time.sleep(backoff * 2 ** attempt * random.uniform(0.5, 1.0))
+    raise AssertionError("unreachable")
+
+
+def parallel(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """`fn` over `items`, PARALLEL_CALLS at a time, each in a copy of this context so its log lines still
+    reach the Prefect run."""
+    with ThreadPoolExecutor(PARALLEL_CALLS, thread_name_prefix="bulk") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
+        return [f.result() for f in futures]
+
+
+def _snapshots(rt: Runtime, jobs: dict[str, str]) -> tuple[dict[str, Any], dict[str, Result]]:
+    """The validated data of each job; a job that changed since its gate fails here (JobChanged), alone."""
+    snaps: dict[str, Any] = {}
+    problems: dict[str, Result] = {}
+    for job_id, validated in jobs.items():
+        try:
+            snaps[job_id] = load_validated(job_id, validated, rt.engine,
+                                           accounting_system=rt.settings.accounting_system)
+        except Exception as exc:
+            problems[job_id] = failure(exc)
+    return snaps, problems
+
+
+def resolve_cases(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
+    """Tickets resolved, then notes created, one batch request per `batch_limit` of each."""
+    crm = rt.crm
+    if not isinstance(crm, BatchCRM):
+        return {j: one_at_a_time(effects.resolve_case, j, rt, v) for j, v in jobs.items()}
+    snaps, results = _snapshots(rt, jobs)
+    cases = {j: CaseResolution(j, s.job.resolution or s.job.description, s.job.closed_at) for j, s in snaps.items()}
+    tickets = [BatchEntry(f"{crm.system}:ticket:{j}", j,
+                          {"resolution": c.resolution, "closed_at": c.closed_at.isoformat()}, c)
+               for j, c in cases.items()]
+    done = rt.ledger.run_batch(tickets, system=crm.system, kind="resolve_case", limit=crm.batch_limit,
+                               write_many=lambda es: crm.resolve_cases([e.request for e in es]),
+                               summarize=lambda r, e: {"ticket_id": r.id})
+    notes = [BatchEntry(f"{crm.system}:note:{n.id}", j, {"body": n.body},
+                        NoteRequest(str(done.done[f"{crm.system}:ticket:{j}"].vendor_id),
+                                    CaseNote(f"fb-note-{n.id}", n.body, n.created_at)))
+             for j, s in snaps.items() if f"{crm.system}:ticket:{j}" in done.done for n in s.notes]
+    noted = rt.ledger.run_batch(notes, system=crm.system, kind="add_note", limit=crm.batch_limit,
+                                write_many=lambda es: crm.add_notes([e.request for e in es]),
+                                summarize=lambda r, e: {"note_id": r.id})
+    for job_id, snap in snaps.items():
+        ticket = f"{crm.system}:ticket:{job_id}"
+        note_keys = [f"{crm.system}:note:{n.id}" for n in snap.notes]
+        if ticket in done.failed:
+            results[job_id] = failure(done.failed[ticket])
+        elif ticket not in done.done or any(k not in noted.done and k not in noted.failed for k in note_keys):
+            results[job_id] = one_at_a_time(effects.resolve_case, job_id, rt, jobs[job_id])
+        elif rejected := [noted.failed[k] for k in note_keys if k in noted.failed]:
+            results[job_id] = failure(rejected[0])
+        else:
+            results[job_id] = {"system": crm.system, "ticket_id": done.done[ticket].vendor_id,
+                               "note_ids": [noted.done[k].vendor_id for k in note_keys]}
+    return results
+
+
+def upsert_hours(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
+    """Every technician-week the batch touches recomputed and written once — not once per job — so a day with
+    four jobs costs one payroll call instead of four."""
+    snaps, results = _snapshots(rt, jobs)
+    ps = payroll_settings(rt.settings)
+    current = {j: affected_weeks(s.entries, ps) for j, s in snaps.items()}
+    touched = {j: current[j] | effects._paid_weeks(rt, j) for j in snaps}
+    weeks = sorted(set().union(*touched.values())) if touched else []
+
+    def week(tw: tuple[str, date]) -> tuple[tuple[str, date], Result]:
+        return tw, one_at_a_time(lambda t, w: {"sheets": effects.upsert_week(rt, t, w, ps)}, *tw)
+
+    by_week = dict(parallel(week, weeks))
+    for job_id in snaps:
+        problems = [by_week[tw] for tw in sorted(touched[job_id]) if failed(by_week[tw])]
+        if problems:
+            results[job_id] = problems[0]
+            continue
+        effects._remember_paid_weeks(rt, job_id, current[job_id])
+        results[job_id] = {"system": rt.payroll.system,
+                           "timesheets": [s for tw in sorted(touched[job_id]) for s in by_week[tw]["sheets"]]}
+    return results
+
+
+def create_invoices(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
+    """Customers and items ensured (once each across the batch), invoices created `batch_limit` per request,
+    then each sent (its own effect: no vendor sends in batches)."""
+    acc = rt.accounting
+    if not isinstance(acc, BatchAccounting):
+        return {j: one_at_a_time(effects.create_invoice, j, rt, v) for j, v in jobs.items()}
+    snaps, results = _snapshots(rt, jobs)
+    prepared: dict[str, effects.PreparedInvoice] = {}
+    for job_id, snap in snaps.items():
+        ready = one_at_a_time(lambda s: {"invoice": effects.prepare_invoice(rt, s)}, snap)
+        if failed(ready):
+            results[job_id] = ready
+        else:
+            prepared[job_id] = ready["invoice"]
+    entries = [BatchEntry(p.key, j, p.payload, p) for j, p in prepared.items()]
+
+    def write_many(batch: list[BatchEntry]) -> list[Any]:
+        from connectors.contract import InvoiceRequest
+
+        return acc.create_invoices([InvoiceRequest(e.request.draft, e.request.customer_id, e.request.item_ids,
+                                                   e.attempt_key) for e in batch])
+
+    done = rt.ledger.run_batch(entries, system=acc.system, kind="invoice", limit=acc.batch_limit,
+                               write_many=write_many,
+                               summarize=lambda r, e: effects.invoice_summary(r, e.request.draft))
+    left = {e.job_id for e in done.left}
+
+    def finish(job_id: str) -> tuple[str, Result]:
+        p = prepared[job_id]
+        if job_id in left:
+            return job_id, one_at_a_time(effects.create_invoice, job_id, rt, jobs[job_id])
+        if p.key in done.failed:
+            return job_id, failure(done.failed[p.key])
+        outcome = done.done[p.key]
+        return job_id, one_at_a_time(effects.finish_invoice, rt, p, outcome, False, outcome.record)
+
+    results.update(parallel(finish, list(prepared)))
+    return results
