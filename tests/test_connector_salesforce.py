@@ -19,6 +19,7 @@ from connectors.contract import (
     CaseResolution,
     ConfigError,
     DataError,
+    NoteRequest,
     QuotaExhausted,
     is_retryable,
 )
@@ -123,14 +124,23 @@ def test_soql_pages_follow_next_records_url(sf: SfSandbox) -> None:
     assert sum(v for k, v in crm.http.calls.items() if "/query/" in k) == 1  # one nextRecordsUrl page
 
 
-def test_collections_upsert_up_to_200_and_answer_each(sf: SfSandbox) -> None:
+def test_collections_resolve_up_to_200_answer_each_and_never_create_a_case(sf: SfSandbox) -> None:
     crm = sf.client()
-    crm.open_case("J1", "a", "")
-    results = crm.upsert_cases([CaseResolution("J1", "done", CLOSED_AT), CaseResolution("J2", "new", CLOSED_AT)])
-    assert [type(r).__name__ for r in results] == ["VendorRecord", "VendorRecord"]
-    assert {c["FSM_Job_Id__c"]: c["Status"] for c in sf.state("Case")} == {"J1": "Closed", "J2": "Closed"}
+    case = crm.open_case("J1", "a", "")
+    crm.open_case("J3", "c", "")
+    crm.http.calls.clear()
+    results = crm.resolve_cases([CaseResolution("J1", "done", CLOSED_AT), CaseResolution("J2", "new", CLOSED_AT),
+                                 CaseResolution("J3", "done too", CLOSED_AT)])
+    assert [type(r).__name__ for r in results] == ["VendorRecord", "DataError", "VendorRecord"]
+    assert results[0].id == case.id and results[1].status == 404 and "J2" in str(results[1])
+    assert {c["FSM_Job_Id__c"]: c["Status"] for c in sf.state("Case")} == {"J1": "Closed", "J3": "Closed"}
+    assert sum(crm.http.calls.values()) == 2  # one SOQL query, one collections update
+    notes = crm.add_notes([NoteRequest(case.id, CaseNote(f"fb-note-{n}", f"note {n}", CLOSED_AT)) for n in range(3)]
+                          + [NoteRequest("500000000000000AAA", CaseNote("fb-note-x", "orphan", CLOSED_AT))])
+    assert [type(r).__name__ for r in notes] == ["VendorRecord"] * 3 + ["DataError"]
+    assert crm.find_note("fb-note-2", case.id) is not None
     with pytest.raises(ValueError, match="at most 200"):
-        crm.upsert_cases([CaseResolution(f"J{n}", "x", CLOSED_AT) for n in range(201)])
+        crm.resolve_cases([CaseResolution(f"J{n}", "x", CLOSED_AT) for n in range(201)])
 
 
 def test_the_refresh_token_rotates_and_the_new_one_is_kept(sf: SfSandbox) -> None:

@@ -8,7 +8,7 @@ org's allowance is gone; a 403 `REQUEST_LIMIT_EXCEEDED` does the same instead of
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -16,10 +16,12 @@ from urllib.parse import quote
 import httpx
 
 from connectors.contract import (
+    BatchResult,
     CaseNote,
     CaseResolution,
     CaseSummary,
     DataError,
+    NoteRequest,
     UnknownOutcomeError,
     VendorRecord,
 )
@@ -175,23 +177,52 @@ class SalesforceCRM:
                           json={"CommentBody": mapping.comment_body(note)}, idempotent=True)
         return VendorRecord(id=note_id)
 
-    def upsert_cases(self, cases: list[CaseResolution]) -> list[VendorRecord | DataError]:
-        """sObject Collections: up to 200 resolutions in one call, each answered on its own (bulk path)."""
-        if len(cases) > 200:
+    batch_limit = 200  # records per sObject Collections call
+
+    def resolve_cases(self, cases: Sequence[CaseResolution]) -> list[BatchResult]:
+        """Many Cases resolved with two calls: one SOQL query finds their Ids by the job id field, one sObject
+        Collections update (allOrNone false) writes them. Never creates a Case (as `updateOnly` for one): a job
+        without its Case, or with two, is that item's DataError."""
+        if len(cases) > self.batch_limit:
             raise ValueError("sObject Collections take at most 200 records a call")
-        records = [{"attributes": {"type": "Case"}, self.job_id_field: c.job_id,
-                    **mapping.resolution_fields(c, self.closed_status, self.resolution_field)} for c in cases]
-        _, body = self.http.request("PATCH", self._api(f"/composite/sobjects/Case/{self.job_id_field}"),
-                                    json={"allOrNone": False, "records": records}, idempotent=True)
-        out: list[VendorRecord | DataError] = []
-        for case, result in zip(cases, body, strict=True):
-            if result.get("success"):
-                out.append(VendorRecord(id=str(result["id"]), raw=result))
-            else:
-                first = (result.get("errors") or [{}])[0]
-                out.append(DataError(self.system, f"{case.job_id}: {first.get('message', 'rejected')}",
-                                     vendor_code=first.get("statusCode")))
-        return out
+        quoted = ", ".join(f"'{_soql_escape(c.job_id)}'" for c in cases)
+        ids: dict[str, list[str]] = {}
+        for row in self.query(f"SELECT Id, {self.job_id_field} FROM Case WHERE {self.job_id_field} IN ({quoted})"):
+            ids.setdefault(str(row.get(self.job_id_field)), []).append(str(row["Id"]))
+        out: dict[str, BatchResult] = {}
+        records = []
+        for case in cases:
+            found = ids.get(case.job_id, [])
+            if len(found) != 1:
+                out[case.job_id] = DataError(
+                    self.system, f"no Salesforce Case has {self.job_id_field}={case.job_id}" if not found else
+                    f"more than one Salesforce Case has {self.job_id_field}={case.job_id}: merge them",
+                    status=404 if not found else 300)
+                continue
+            records.append((case, {"attributes": {"type": "Case"}, "Id": found[0],
+                                   **mapping.resolution_fields(case, self.closed_status, self.resolution_field)}))
+        if records:
+            _, body = self.http.request("PATCH", self._api("/composite/sobjects"), idempotent=True,
+                                        json={"allOrNone": False, "records": [r for _, r in records]})
+            for (case, _), result in zip(records, body, strict=True):
+                out[case.job_id] = self._collection_answer(case.job_id, result)
+        return [out[c.job_id] for c in cases]
+
+    def add_notes(self, notes: Sequence[NoteRequest]) -> list[BatchResult]:
+        """Many CaseComments created in one sObject Collections call, each answered on its own. Not
+        replay-safe: a lost answer raises UnknownOutcomeError and each note is looked up before a rewrite."""
+        records = [{"attributes": {"type": "CaseComment"}, "ParentId": n.case_id,
+                    "CommentBody": mapping.comment_body(n.note), "IsPublished": False} for n in notes]
+        _, body = self.http.request("POST", self._api("/composite/sobjects"),
+                                    json={"allOrNone": False, "records": records})
+        return [self._collection_answer(n.note.key, result) for n, result in zip(notes, body, strict=True)]
+
+    def _collection_answer(self, name: str, result: dict[str, Any]) -> BatchResult:
+        if result.get("success"):
+            return VendorRecord(id=str(result["id"]), raw=result)
+        first = (result.get("errors") or [{}])[0]
+        return DataError(self.system, f"{name}: {first.get('message', 'rejected')}",
+                         vendor_code=first.get("statusCode"))
 
     def record_url(self, kind: str, vendor_id: str) -> str | None:
         objects = {"ticket": "Case", "note": "CaseComment"}

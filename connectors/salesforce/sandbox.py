@@ -393,6 +393,34 @@ def create_app(
             results.append({"id": create(sobject, fields)["Id"], "success": True, "errors": []})
         return ExactJSONResponse(_all_or_none(body, results))
 
+    @app.patch("/services/data/v{version}/composite/sobjects")
+    async def update_collection(version: str, request: Request) -> ExactJSONResponse:
+        """sObject Collections update: up to 200 records by Id, each answered on its own."""
+        if (bad := known_version(version)) is not None:
+            return bad
+        body = await read_json(request)
+        records = collection_records(body)
+        if isinstance(records, ExactJSONResponse):
+            return records
+        results = []
+        for record in records:
+            attributes = record.get("attributes") or {}
+            sobject = attributes.get("type") if isinstance(attributes, dict) else None
+            record_id = record.get("Id")
+            fields = {k: v for k, v in record.items() if k not in ("attributes", "Id")}
+            if not isinstance(sobject, str) or sobject not in OBJECTS:
+                results.append(record_error(f"sObject type {sobject!r} is not supported", "INVALID_TYPE"))
+            elif not isinstance(record_id, str) or (doc := store.get(sobject, record_id)) is None:
+                results.append(record_error(f"invalid cross reference id: {record_id}",
+                                            "INVALID_CROSS_REFERENCE_KEY", ["Id"]))
+            elif (problem := check_fields(sobject, fields)) is not None:
+                first = json.loads(problem.body)[0]
+                results.append(record_error(first["message"], first["errorCode"], first["fields"]))
+            else:
+                store.put(sobject, doc["Id"], apply(sobject, doc, fields))
+                results.append({"id": doc["Id"], "success": True, "errors": []})
+        return ExactJSONResponse(_all_or_none(body, results))
+
     @app.patch("/services/data/v{version}/composite/sobjects/{sobject}/{field}")
     async def upsert_collection(version: str, sobject: str, field: str, request: Request) -> ExactJSONResponse:
         if (bad := known_version(version)) or (bad := unknown_object(sobject)):
