@@ -18,7 +18,7 @@ from prefect.states import Completed, Failed, State
 
 from flows.logs import route_fieldbridge_logs
 from tasks import bulk
-from tasks.quality import apply_gate, artifact_key, quarantine_markdown
+from tasks.quality import apply_gates, artifact_key, quarantine_markdown
 from tasks.runtime import get_runtime
 
 route_fieldbridge_logs()
@@ -38,12 +38,11 @@ def _run_name() -> str:
 def gate_all(job_ids: list[str], label: str) -> dict[str, Any]:
     """Every job through the gate: its fingerprint, or why it is quarantined (with the job's own artifact)."""
     verdicts: dict[str, Any] = {}
-    for job_id in job_ids:
-        try:
-            report, validated = apply_gate(job_id)
-        except Exception as exc:
-            verdicts[job_id] = bulk.failure(exc)
+    for job_id, verdict in apply_gates(job_ids).items():
+        if isinstance(verdict, Exception):
+            verdicts[job_id] = bulk.failure(verdict)
             continue
+        report, validated = verdict
         if report.success:
             verdicts[job_id] = validated
             continue

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +38,11 @@ from models.db import get_engine
 from models.integration import Effect, EffectStatus
 
 log = logging.getLogger("fieldbridge.ledger")
+
+#: the level of the one line each finished effect logs: INFO on the real-time path (a job's few effects read as
+#: its story), DEBUG in bulk runs, where 10,000 jobs would bury a run's log under 50,000 lines (each batch
+#: logs its own summary instead)
+ITEM_LOG_LEVEL: ContextVar[int] = ContextVar("fieldbridge_ledger_item_log_level", default=logging.INFO)
 
 
 class EffectBusy(TransientError):
@@ -448,7 +454,8 @@ class Ledger:
                 payload_hash=digest, summary=json.dumps(summary, default=str), last_error=None,
             ):
                 raise LeaseLost(system, f"lost the lease on {key} during the vendor call (vendor id {record.id})")
-            log.info("%s: %s %s record %s", key, "wrote" if written else "found the earlier attempt's",
+            log.log(ITEM_LOG_LEVEL.get(), "%s: %s %s record %s", key,
+                    "wrote" if written else "found the earlier attempt's",
                      system, record.id)
             return EffectOutcome(key, record.id, written, summary)
         except EffectDrift:

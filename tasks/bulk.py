@@ -11,6 +11,7 @@ one per technician-day of the batch rather than per job (payroll has no batch AP
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import random
 import time
@@ -21,10 +22,10 @@ from typing import Any
 
 from connectors.contract import BatchAccounting, BatchCRM, CaseNote, CaseResolution, NoteRequest
 from connectors.contract.errors import ConnectorError, is_retryable
-from models.ledger import BatchEntry
+from models.ledger import ITEM_LOG_LEVEL, BatchEntry
 from tasks import effects
 from tasks.runtime import Runtime
-from tasks.snapshot import load_validated
+from tasks.snapshot import JobChanged, fingerprint, load_jobs
 from tasks.timesheets import affected_weeks, payroll_settings
 
 log = logging.getLogger("fieldbridge.bulk")
@@ -62,6 +63,18 @@ def one_at_a_time(fn: Callable[..., Result], *args: Any, retries: int | None = N
     raise AssertionError("unreachable")
 
 
+def _quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Per-effect log lines at DEBUG while `fn` runs (its batches log their own summaries)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = ITEM_LOG_LEVEL.set(logging.DEBUG)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            ITEM_LOG_LEVEL.reset(token)
+    return wrapper
+
+
 def parallel(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
     """`fn` over `items`, PARALLEL_CALLS at a time, each in a copy of this context so its log lines still
     reach the Prefect run."""
@@ -71,18 +84,23 @@ def parallel(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
 
 
 def _snapshots(rt: Runtime, jobs: dict[str, str]) -> tuple[dict[str, Any], dict[str, Result]]:
-    """The validated data of each job; a job that changed since its gate fails here (JobChanged), alone."""
+    """The validated data of each job, loaded for the whole batch at once; a job that changed since its gate
+    fails here (JobChanged), alone."""
     snaps: dict[str, Any] = {}
     problems: dict[str, Result] = {}
+    loaded = load_jobs(list(jobs), rt.engine, accounting_system=rt.settings.accounting_system)
     for job_id, validated in jobs.items():
-        try:
-            snaps[job_id] = load_validated(job_id, validated, rt.engine,
-                                           accounting_system=rt.settings.accounting_system)
-        except Exception as exc:
-            problems[job_id] = failure(exc)
+        snap = loaded[job_id]
+        if isinstance(snap, Exception):
+            problems[job_id] = failure(snap)
+        elif fingerprint(snap) != validated:
+            problems[job_id] = failure(JobChanged(job_id))
+        else:
+            snaps[job_id] = snap
     return snaps, problems
 
 
+@_quiet
 def resolve_cases(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
     """Tickets resolved, then notes created, one batch request per `batch_limit` of each."""
     crm = rt.crm
@@ -118,6 +136,7 @@ def resolve_cases(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
     return results
 
 
+@_quiet
 def upsert_hours(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
     """Every technician-week the batch touches recomputed and written once — not once per job — so a day with
     four jobs costs one payroll call instead of four."""
@@ -142,6 +161,7 @@ def upsert_hours(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
     return results
 
 
+@_quiet
 def create_invoices(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
     """Customers and items ensured (once each across the batch), invoices created `batch_limit` per request,
     then each sent (its own effect: no vendor sends in batches)."""
@@ -168,6 +188,7 @@ def create_invoices(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
                                write_many=write_many,
                                summarize=lambda r, e: effects.invoice_summary(r, e.request.draft))
     left = {e.job_id for e in done.left}
+    sent = _send_new_invoices(rt, {j: p for j, p in prepared.items() if p.key in done.done}, done)
 
     def finish(job_id: str) -> tuple[str, Result]:
         p = prepared[job_id]
@@ -176,7 +197,33 @@ def create_invoices(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
         if p.key in done.failed:
             return job_id, failure(done.failed[p.key])
         outcome = done.done[p.key]
-        return job_id, one_at_a_time(effects.finish_invoice, rt, p, outcome, False, outcome.record)
+        return job_id, one_at_a_time(effects.finish_invoice, rt, p, outcome, False, outcome.record,
+                                     sent.get(job_id))
 
     results.update(parallel(finish, list(prepared)))
     return results
+
+
+def _send_new_invoices(rt: Runtime, prepared: dict[str, effects.PreparedInvoice], created: Any) -> dict[str, str]:
+    """Email the invoices this batch has just created, each its own ledger effect, claimed together: the
+    vendor's answer to the create is the invoice, unsent — nothing to read first. Whatever is not fresh (sent
+    before, a lost answer) is left to `finish_invoice`, which reads the invoice before sending."""
+    acc = rt.accounting
+    if not rt.settings.send_invoices:
+        return {}
+    entries = [BatchEntry(effects.send_key(acc.system, j), j, {"to": p.draft.customer.email},
+                          (p.draft.customer.email, created.done[p.key].record))
+               for j, p in prepared.items() if p.draft.customer.email and created.done[p.key].record is not None]
+
+    def send(entry: BatchEntry) -> Any:
+        to, invoice = entry.request
+        try:
+            return acc.send_invoice(invoice, to, entry.attempt_key)
+        except ConnectorError as exc:
+            return exc
+
+    done = rt.ledger.run_batch(entries, system=acc.system, kind="invoice_send", limit=len(entries) or 1,
+                               write_many=lambda batch: parallel(send, batch),
+                               summarize=lambda r, e: {"sent_to": e.request[0], "already_sent": False})
+    job_of = {e.key: e.job_id for e in entries}
+    return {job_of[o.key]: f"sent to {o.summary['sent_to']}" for o in done.done.values() if o.written}

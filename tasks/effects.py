@@ -242,13 +242,14 @@ def create_invoice(job_id: str, rt: Runtime | None = None, validated: str | None
 
 
 def finish_invoice(rt: Runtime, prepared: PreparedInvoice, outcome: Any, updated: bool,
-                   just_written: VendorRecord | None) -> dict[str, Any]:
-    """After the invoice effect: send it (its own effect) and say what was posted."""
+                   just_written: VendorRecord | None, sent: str | None = None) -> dict[str, Any]:
+    """After the invoice effect: send it (its own effect; `sent` when the bulk path already did) and say what
+    was posted."""
     draft = prepared.draft
     result = {"system": rt.accounting.system, **outcome.summary, "expected_total": str(draft.total),
               "written": outcome.written, "updated": updated}
     if rt.settings.send_invoices:
-        result["sent"] = _send_invoice(rt, prepared.job_id, outcome.vendor_id, draft, just_written)
+        result["sent"] = sent or _send_invoice(rt, prepared.job_id, outcome.vendor_id, draft, just_written)
         result["sent_to"] = draft.customer.email if result["sent"].startswith("sent") else None
     if Decimal(result["total"]) != draft.total:
         # e.g. the company has automated sales tax on and QuickBooks recomputed it: finance should know
@@ -267,7 +268,7 @@ def _send_invoice(rt: Runtime, job_id: str, invoice_id: str | None, draft: Invoi
     to = draft.customer.email
     if not to:
         return "not sent: the customer has no email address"
-    key = f"{acc.system}:invoice-send:{job_id}"
+    key = send_key(acc.system, job_id)
     already = {"sent": False}
 
     def current() -> VendorRecord | None:
@@ -294,6 +295,10 @@ def _send_invoice(rt: Runtime, job_id: str, invoice_id: str | None, draft: Invoi
     if outcome.written:
         return "already sent from the accounting system: not sent again"
     return f"sent to {outcome.summary.get('sent_to', to)} earlier"
+
+
+def send_key(system: str, job_id: str) -> str:
+    return f"{system}:invoice-send:{job_id}"
 
 
 class InvoiceNeedsReview(DataError):

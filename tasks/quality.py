@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
@@ -14,8 +15,8 @@ from sqlmodel import Session, select
 from connectors.contract.errors import DataError
 from models.integration import Quarantine, ValidatedJob
 from tasks.runtime import get_runtime
-from tasks.snapshot import fingerprint, load_job
-from tasks.validate import ValidationReport, validate_job
+from tasks.snapshot import fingerprint, load_job, load_jobs
+from tasks.validate import ValidationReport, validate_job, validate_jobs
 
 
 class QualityGateFailed(DataError):
@@ -47,31 +48,63 @@ def apply_gate(job_id: str) -> tuple[ValidationReport, str]:
     rt = get_runtime()
     snap = load_job(job_id, rt.engine, accounting_system=rt.settings.accounting_system)
     report = validate_job(snap)
-    validated = fingerprint(snap)
-    now = datetime.now(UTC)
-    with Session(rt.engine) as s:
-        open_rows = list(s.exec(select(Quarantine).where(Quarantine.job_id == job_id,
-                                                         Quarantine.released_at.is_(None))))  # type: ignore[union-attr]
-        if report.success:
-            for row in open_rows:
-                row.released_at = now
-                s.add(row)
-            passed = s.get(ValidatedJob, job_id) or ValidatedJob(job_id=job_id)
-            passed.passed_at, passed.checks_run = now, report.checks_run
-            s.add(passed)
+    _record_verdicts(rt.engine, [report])
+    return report, fingerprint(snap)
+
+
+def apply_gates(job_ids: list[str]) -> dict[str, tuple[ValidationReport, str] | Exception]:
+    """The gate for many jobs at once (the bulk path): one validation run for all, the same rows written. A job
+    that cannot even be loaded (unknown, not closed) is its own exception; the others go on."""
+    rt = get_runtime()
+    out: dict[str, tuple[ValidationReport, str] | Exception] = {}
+    snaps = []
+    for job_id, loaded in load_jobs(job_ids, rt.engine, accounting_system=rt.settings.accounting_system).items():
+        if isinstance(loaded, DataError):
+            out[job_id] = loaded
         else:
-            s.add(Quarantine(job_id=job_id, created_at=now,
-                             reason="; ".join(f.message for f in report.failures),
-                             failures=json.dumps([f.as_dict() for f in report.failures])))
+            snaps.append(loaded)
+    reports = validate_jobs(snaps)
+    _record_verdicts(rt.engine, reports)
+    for snap, report in zip(snaps, reports, strict=True):
+        out[snap.job.id] = (report, fingerprint(snap))
+    return {j: out[j] for j in job_ids}
+
+
+def _record_verdicts(engine: Any, reports: list[ValidationReport]) -> None:
+    """Quarantine each failed job; release and mark validated each passed one (one transaction)."""
+    now = datetime.now(UTC)
+    ids = [r.job_id for r in reports]
+    if not ids:
+        return
+    with Session(engine) as s:
+        open_rows = list(s.exec(select(Quarantine).where(Quarantine.job_id.in_(ids),  # type: ignore[attr-defined]
+                                                         Quarantine.released_at.is_(None))))  # type: ignore[union-attr]
+        passed_rows = {v.job_id: v for v in s.exec(select(ValidatedJob).where(ValidatedJob.job_id.in_(ids)))}  # type: ignore[attr-defined]
+        for report in reports:
+            if report.success:
+                for row in open_rows:
+                    if row.job_id == report.job_id:
+                        row.released_at = now
+                        s.add(row)
+                passed = passed_rows.get(report.job_id) or ValidatedJob(job_id=report.job_id)
+                passed.passed_at, passed.checks_run = now, report.checks_run
+                s.add(passed)
+            else:
+                s.add(Quarantine(job_id=report.job_id, created_at=now,
+                                 reason="; ".join(f.message for f in report.failures),
+                                 failures=json.dumps([f.as_dict() for f in report.failures])))
         try:
             s.commit()
         except IntegrityError:
             # two workers gated the same new job at once and the other inserted its ValidatedJob row
             # first: the same verdict on the same data, so theirs stands (not a failure of this run)
             s.rollback()
-            if not report.success or s.get(ValidatedJob, job_id) is None:
+            if len(reports) > 1:
+                for report in reports:  # which one raced is unknown: record them one by one
+                    _record_verdicts(engine, [report])
+                return
+            if not reports[0].success or s.get(ValidatedJob, reports[0].job_id) is None:
                 raise
-    return report, validated
 
 
 @task(name="quality-gate", task_run_name="quality-gate-{job_id}", tags=["validation"])

@@ -77,7 +77,9 @@ def job_frames(snap: JobSnapshot) -> dict[str, pd.DataFrame]:
             latest_end = row["end"] if latest_end is None else max(latest_end, row["end"])
             if any(t == row["technician_id"] and s < row["end"] and row["start"] < e for t, s, e in others):
                 entries.loc[idx, "overlaps_previous"] = True
-    work = entries[entries["kind"] == EntryKind.WORK.value]
+    # one row per job (not a table-level row count), so many jobs can be validated in one frame
+    work = pd.DataFrame([{"row_id": snap.job.id,
+                          "work_entries": int((entries["kind"] == EntryKind.WORK.value).sum())}])
     # floats below only feed sign and range checks; no money is computed from them
     parts = pd.DataFrame(
         [{"row_id": p.id, "sku": p.sku, "quantity": float(p.quantity), "unit_price": float(p.unit_price)}
@@ -115,7 +117,7 @@ class _Suites:
             pass
         source = self.context.data_sources.add_pandas("fieldbridge_job")
         spec: dict[str, list[tuple[str, Any]]] = {
-            "work": [("work_entry_present", gxe.ExpectTableRowCountToBeBetween(min_value=1))],
+            "work": [("work_entry_present", gxe.ExpectColumnValuesToBeBetween(column="work_entries", min_value=1))],
             "entries": [
                 ("end_after_start", gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="end", column_B="start")),
                 ("entry_at_most_16h", gxe.ExpectColumnValuesToBeBetween(column="hours", max_value=MAX_ENTRY_HOURS)),
@@ -137,24 +139,32 @@ class _Suites:
         }
         self.tables = add_suites(self.context, source, "job", spec)
 
-    def validate(self, frames: dict[str, pd.DataFrame], params: dict[str, Any]) -> tuple[list[Failure], int]:
-        failures: list[Failure] = []
+    def validate(self, frames: dict[str, pd.DataFrame], params: dict[str, Any]
+                 ) -> tuple[dict[str, list[Failure]], int]:
+        """Run every suite once over `frames` (one job's rows, or many jobs' with their `job_id`); failures
+        by job id (a single job's are under "")."""
+        failures: dict[str, list[Failure]] = {}
         checks = 0
         with _GX_LOCK:
             for table, (batch_def, suite) in self.tables.items():
                 frame = frames[table]
+                index = ["job_id", "row_id"] if "job_id" in frame.columns else ["row_id"]
                 batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
                 result = batch.validate(
                     suite, expectation_parameters=params,
-                    result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"]},
+                    result_format={"result_format": "COMPLETE", "unexpected_index_column_names": index},
                 )
                 for res in result.results:
                     checks += 1
                     if res.success:
                         continue
                     check = check_name(res)
-                    rows = tuple(sorted({str(i["row_id"]) for i in res.result.get("unexpected_index_list") or []}))
-                    failures.append(Failure(check, table, EXPLAIN.get(check, check), rows))
+                    by_job: dict[str, set[str]] = {}
+                    for i in res.result.get("unexpected_index_list") or []:
+                        by_job.setdefault(str(i.get("job_id", "")), set()).add(str(i["row_id"]))
+                    for job_id, rows in (by_job or {"": set()}).items():
+                        failures.setdefault(job_id, []).append(
+                            Failure(check, table, EXPLAIN.get(check, check), tuple(sorted(rows))))
         return failures, checks
 
 
@@ -203,4 +213,18 @@ def validate_job(snap: JobSnapshot) -> ValidationReport:
     """Run every expectation for the job; never raises for bad data, only reports it."""
     frames = job_frames(snap)
     failures, checks = _suites().validate(frames, {"price_book_skus": sorted(snap.price_book)})
-    return ValidationReport(snap.job.id, tuple(failures), checks)
+    return ValidationReport(snap.job.id, tuple(failures.get("", ())), checks)
+
+
+def validate_jobs(snaps: list[JobSnapshot]) -> list[ValidationReport]:
+    """The same expectations for many jobs in one run of each suite (the bulk path): a suite run costs
+    about 20 ms whatever its rows, so 500 jobs cost what 2 did one by one. Each failure names its job."""
+    if not snaps:
+        return []
+    per_job = [job_frames(snap) for snap in snaps]
+    frames = {table: pd.concat([f[table].assign(job_id=snap.job.id) for snap, f in zip(snaps, per_job, strict=True)],
+                               ignore_index=True)
+              for table in per_job[0]}
+    skus = sorted({sku for snap in snaps for sku in snap.price_book})  # one price book: every job loads it whole
+    failures, checks = _suites().validate(frames, {"price_book_skus": skus})
+    return [ValidationReport(snap.job.id, tuple(failures.get(snap.job.id, ())), checks) for snap in snaps]

@@ -161,3 +161,53 @@ def test_quarantine_artifact_is_written(world) -> None:
         artifacts = client.read_artifacts(artifact_filter=key_filter)
     assert artifacts and "part_sku_in_price_book" in artifacts[0].data
     assert "PJ1001" in artifacts[0].data  # the failing row is named
+
+
+def test_many_jobs_validated_at_once_get_the_verdicts_of_one_by_one(tmp_path, monkeypatch) -> None:
+    """The bulk path validates a batch in one run of each suite: every job gets exactly the failed checks (and
+    rows) it gets alone, whatever else is wrong in the batch."""
+    from tasks.runtime import reset_runtime
+    from tasks.snapshot import load_job
+    from tasks.validate import validate_job, validate_jobs
+    from tests.conftest import make_world
+
+    world = make_world(tmp_path, monkeypatch, jobs=len(CASES) + 3)
+    try:
+        jobs = [j.id for j in world.company.jobs]
+        with Session(world.runtime.engine) as s:
+            for job_id, (_check, corrupt) in zip(jobs[2:], CASES, strict=False):
+                corrupt(s, job_id)
+            s.commit()
+        snaps = [load_job(j, world.runtime.engine, accounting_system="quickbooks") for j in jobs]
+        together = validate_jobs(snaps)
+        alone = [validate_job(snap) for snap in snaps]
+        assert [r.job_id for r in together] == jobs
+        for t, a in zip(together, alone, strict=True):
+            assert sorted(f.as_dict().items() for f in t.failures) == sorted(f.as_dict().items() for f in a.failures)
+            assert t.checks_run == a.checks_run
+        failed = {r.job_id: {f.check for f in r.failures} for r in together if r.failures}
+        for job_id, (check, _corrupt) in zip(jobs[2:], CASES, strict=False):
+            assert check in failed[job_id], (job_id, check, failed)
+        assert len(failed) < len(jobs)  # corrupting one job may fail its neighbours (same technician), not all
+    finally:
+        reset_runtime()
+        world.sandboxes.stop()
+
+
+def test_loading_many_jobs_at_once_reads_what_one_by_one_reads(world) -> None:
+    """The bulk path's set-based load: the same rows, the same fingerprint, the same neighbours, per job."""
+    from tasks.snapshot import JobNotFound, fingerprint, load_job, load_jobs
+
+    first = world.company.entries[0]
+    world.add_job("J2001", first.technician_id, first.start + timedelta(minutes=30), 1.0, "overlapping")
+    jobs = [j.id for j in world.company.jobs] + ["J2001", "nope"]
+    together = load_jobs(jobs, world.runtime.engine, accounting_system="quickbooks")
+    assert isinstance(together["nope"], JobNotFound)
+    for job_id in jobs[:-1]:
+        alone = load_job(job_id, world.runtime.engine, accounting_system="quickbooks")
+        snap = together[job_id]
+        assert fingerprint(snap) == fingerprint(alone)
+        assert {e.id for e in snap.neighbour_entries} == {e.id for e in alone.neighbour_entries}
+        assert (snap.site, snap.accounting_customer_ref, sorted(snap.price_book)) == \
+            (alone.site, alone.accounting_customer_ref, sorted(alone.price_book))
+    assert any(together[j].neighbour_entries for j in jobs[:-1])  # the overlap is seen from both sides

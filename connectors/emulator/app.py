@@ -97,8 +97,9 @@ def build_sandbox(
         return ExactJSONResponse({"seeded": len(body.get("docs", []))})
 
     @app.post("/_sandbox/reset")
-    async def reset() -> ExactJSONResponse:
-        store.reset()
+    async def reset(keep: str = "") -> ExactJSONResponse:
+        """Forget all state; `?keep=oauth_access,…` keeps those collections (sessions stay valid)."""
+        store.reset([c for c in keep.split(",") if c])
         return ExactJSONResponse({"reset": True})
 
     sandbox.injector = FaultInjector(app, faults, error_body, rate_window, rate_limit_headers, rate_limit_body,

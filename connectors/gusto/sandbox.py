@@ -190,8 +190,10 @@ def create_app(
         if problem:
             return problem
         assert clean is not None
-        doc = {"uuid": str(uuid.uuid4()), "company_uuid": company, "status": "pending", "job_uuid": None,
-               "shift_ended_at": None, "metadata": {}, "entries": [], **clean}
+        # a v4-shaped uuid from the store's counter: random to a client, the same again after a reset (replays)
+        serial = store.next_id("time_sheet_uuid")
+        doc = {"uuid": str(uuid.UUID(int=(0x5A4D << 112) | serial, version=4)), "company_uuid": company,
+               "status": "pending", "job_uuid": None, "shift_ended_at": None, "metadata": {}, "entries": [], **clean}
         doc["version"] = _version(doc)
         store.put("time_sheets", doc["uuid"], doc)
         return ExactJSONResponse(doc, status_code=201)

@@ -184,7 +184,7 @@ def create_app(
             value = props.get(name)
             if value is None:
                 continue
-            clash = next(store.find(object_type, lambda d, n=name, v=value: d["properties"].get(n) == v), None)
+            clash = next(iter(store.find_by(object_type, f"$.properties.{name}", value)), None)
             if clash is not None and clash["id"] != own_id:
                 return err(
                     409,
@@ -199,7 +199,7 @@ def create_app(
             return store.get(object_type, object_id)
         if id_property not in OBJECT_TYPES[object_type]["unique"]:
             return None
-        return next(store.find(object_type, lambda d: d["properties"].get(id_property) == object_id), None)
+        return next(iter(store.find_by(object_type, f"$.properties.{id_property}", object_id)), None)
 
     def public(doc: dict[str, Any], wanted: list[str] | str | None) -> dict[str, Any]:
         """The object as the API shows it; `properties` may repeat (SDKs) or be comma-joined (curl)."""

@@ -172,7 +172,7 @@ def create_app(
                 return fault("6070", "Amount is not equal to UnitPrice * Qty",
                              f"Line {n}: Amount {amount} is not equal to UnitPrice {price} * Qty {qty}")
         doc = body.get("DocNumber")
-        if doc and next(store.find("Invoice", lambda d: d.get("DocNumber") == doc), None) is not None:
+        if doc and store.find_by("Invoice", "$.DocNumber", doc):
             return fault("6140", "Duplicate Document Number Error",
                          f"Duplicate Document Number Error : You must specify a different number. "
                          f"This number has already been used. DocNumber={doc}")

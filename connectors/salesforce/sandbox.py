@@ -208,7 +208,7 @@ def create_app(
         return doc
 
     def by_external(sobject: str, field: str, value: str) -> list[dict[str, Any]]:
-        return [d for d in store.all(sobject) if str(d.get(field)) == value]
+        return store.find_by(sobject, f"$.{field}", value)
 
     def api_base(version: str) -> str:
         return f"/services/data/v{version}"
