@@ -13,6 +13,7 @@ of one kind 4 at a time as the bulk path sends them, the three systems at once a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -41,18 +42,20 @@ class Recorder:
     """Every request each connector sends, as sent (auth applied), in order per system."""
 
     def __init__(self) -> None:
-        self.requests: dict[str, list[tuple[str, str, dict[str, str], bytes]]] = defaultdict(list)
+        self.requests: dict[str, list[tuple[str, str, dict[str, str], bytes, bytes]]] = defaultdict(list)
         self._lock = threading.Lock()
 
     def attach(self, connector: Any) -> None:
         system = connector.system
 
-        def hook(request: Any) -> None:
+        def hook(response: Any) -> None:
+            request = response.request
+            response.read()
             with self._lock:
                 self.requests[system].append((request.method, str(request.url), dict(request.headers),
-                                              request.content))
+                                              request.content, response.content))
 
-        connector.http._http.event_hooks["request"].append(hook)
+        connector.http._http.event_hooks["response"].append(hook)
 
 
 def runs(requests: list[Any]) -> list[list[Any]]:
@@ -71,7 +74,7 @@ def runs(requests: list[Any]) -> list[list[Any]]:
     return out
 
 
-def replay(recorded: dict[str, list[tuple[str, str, dict[str, str], bytes]]], start: dict[str, int],
+def replay(recorded: dict[str, list[tuple[str, str, dict[str, str], bytes, bytes]]], start: dict[str, int],
            parallel: int) -> tuple[float, int, int]:
     """Send the recorded requests again: untimed up to `start[system]` (the warm-up), timed after it.
     Returns (timed seconds, requests timed, answers that were not 2xx)."""
@@ -79,6 +82,20 @@ def replay(recorded: dict[str, list[tuple[str, str, dict[str, str], bytes]]], st
 
     bad = 0
     lock = threading.Lock()
+    renamed: dict[str, str] = {}
+
+    def learn(original: bytes, replayed: bytes) -> None:
+        """A create answered with other ids (or versions) than the recorded run got: remember the pairs."""
+        try:
+            before, after = json.loads(original or b"null"), json.loads(replayed or b"null")
+        except ValueError:
+            return
+        if isinstance(before, dict) and isinstance(after, dict):
+            for key in ("uuid", "id", "Id", "version"):
+                old, new = before.get(key), after.get(key)
+                if isinstance(old, str) and isinstance(new, str) and old != new:
+                    with lock:
+                        renamed[old] = new
 
     def send_all(client: httpx.Client, requests: list[Any]) -> None:
         nonlocal bad
@@ -86,8 +103,14 @@ def replay(recorded: dict[str, list[tuple[str, str, dict[str, str], bytes]]], st
 
             def one(r: Any) -> None:
                 nonlocal bad
-                method, url, headers, content = r
+                method, url, headers, content, original = r
+                if renamed:  # records created in parallel got their ids in another order: use the replay's
+                    pairs = dict(renamed)  # one pass: ids may have swapped (A→B and B→A)
+                    pattern = re.compile("|".join(map(re.escape, sorted(pairs, key=len, reverse=True))))
+                    url = pattern.sub(lambda m: pairs[m.group(0)], url)
+                    content = pattern.sub(lambda m: pairs[m.group(0)], content.decode()).encode()
                 answer = client.request(method, url, headers=headers, content=content)
+                learn(original, answer.content)
                 if answer.status_code >= 300:
                     with lock:
                         bad += 1

@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import date
 from typing import Any
 
@@ -139,17 +140,27 @@ def resolve_cases(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
 @_quiet
 def upsert_hours(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
     """Every technician-week the batch touches recomputed and written once — not once per job — so a day with
-    four jobs costs one payroll call instead of four."""
+    four jobs costs one payroll call instead of four. The weeks are locked together (in key order, so two bulk
+    runs cannot deadlock; the real-time path locks one week at a time), their new days claimed together."""
     snaps, results = _snapshots(rt, jobs)
     ps = payroll_settings(rt.settings)
     current = {j: affected_weeks(s.entries, ps) for j, s in snaps.items()}
     touched = {j: current[j] | effects._paid_weeks(rt, j) for j in snaps}
     weeks = sorted(set().union(*touched.values())) if touched else []
-
-    def week(tw: tuple[str, date]) -> tuple[tuple[str, date], Result]:
-        return tw, one_at_a_time(lambda t, w: {"sheets": effects.upsert_week(rt, t, w, ps)}, *tw)
-
-    by_week = dict(parallel(week, weeks))
+    by_week: dict[tuple[str, date], Result] = {}
+    with ExitStack() as locks:
+        for technician_id, week_start in weeks:
+            locks.enter_context(rt.ledger.locked(effects.week_lock_key(rt, technician_id, week_start)))
+        days: dict[tuple[str, date], list[effects.DayEffect]] = {}
+        for tw in weeks:
+            try:
+                days[tw] = effects.day_effects(rt, *tw, ps)
+            except Exception as exc:
+                by_week[tw] = failure(exc)
+        sheets = _write_days(rt, [d for ds in days.values() for d in ds])
+        for tw, ds in days.items():
+            problems = [sheets[d.key] for d in ds if failed(sheets[d.key])]
+            by_week[tw] = problems[0] if problems else {"sheets": [sheets[d.key]["sheet"] for d in ds]}
     for job_id in snaps:
         problems = [by_week[tw] for tw in sorted(touched[job_id]) if failed(by_week[tw])]
         if problems:
@@ -161,6 +172,33 @@ def upsert_hours(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
     return results
 
 
+def _write_days(rt: Runtime, days: list[effects.DayEffect]) -> dict[str, Result]:
+    """New days claimed together and created (payroll APIs take one sheet a call: PARALLEL_CALLS at once);
+    changed days updated one by one with the version our last write returned."""
+    payroll = rt.payroll
+
+    def create(entry: BatchEntry) -> Any:
+        try:
+            return payroll.upsert_timesheet(entry.request.day, None)
+        except ConnectorError as exc:
+            return exc
+
+    done = rt.ledger.run_batch([BatchEntry(d.key, None, d.payload, d) for d in days], system=payroll.system,
+                               kind="timesheet", limit=max(1, len(days)), write_many=lambda b: parallel(create, b),
+                               summarize=lambda r, e: e.request.summary(r))
+    left = {e.key for e in done.left}
+
+    def finish(day: effects.DayEffect) -> Result:
+        if day.key in left:
+            return one_at_a_time(lambda: {"sheet": effects.write_day(rt, day)})
+        if day.key in done.failed:
+            return failure(done.failed[day.key])
+        outcome = done.done[day.key]
+        return {"sheet": {**outcome.summary, "written": outcome.written}}
+
+    return dict(zip([d.key for d in days], parallel(finish, days), strict=True))
+
+
 @_quiet
 def create_invoices(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
     """Customers and items ensured (once each across the batch), invoices created `batch_limit` per request,
@@ -170,8 +208,9 @@ def create_invoices(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
         return {j: one_at_a_time(effects.create_invoice, j, rt, v) for j, v in jobs.items()}
     snaps, results = _snapshots(rt, jobs)
     prepared: dict[str, effects.PreparedInvoice] = {}
+    known_ids: dict[tuple[str, str], str] = {}
     for job_id, snap in snaps.items():
-        ready = one_at_a_time(lambda s: {"invoice": effects.prepare_invoice(rt, s)}, snap)
+        ready = one_at_a_time(lambda s: {"invoice": effects.prepare_invoice(rt, s, known_ids)}, snap)
         if failed(ready):
             results[job_id] = ready
         else:

@@ -78,41 +78,67 @@ def upsert_hours(job_id: str, rt: Runtime | None = None, validated: str | None =
 def upsert_week(rt: Runtime, technician_id: str, week_start: date, ps: PayrollSettings) -> list[dict[str, Any]]:
     """Compute and write one technician's week under one lock: two jobs of the same technician must not each
     write a total computed before the other's hours were validated (last writer would win with stale hours)."""
-    with rt.ledger.locked(f"{rt.payroll.system}:week:{technician_id}:{week_start.isoformat()}"):
+    with rt.ledger.locked(week_lock_key(rt, technician_id, week_start)):
         return _upsert_week(rt, technician_id, week_start, ps)
 
 
-def _upsert_week(rt: Runtime, technician_id: str, week_start: date, ps: PayrollSettings) -> list[dict[str, Any]]:
-    """Recompute one technician's workweek from its validated entries and upsert each day."""
-    payroll = rt.payroll
-    sheets = []
+def week_lock_key(rt: Runtime, technician_id: str, week_start: date) -> str:
+    return f"{rt.payroll.system}:week:{technician_id}:{week_start.isoformat()}"
+
+
+@dataclass(frozen=True)
+class DayEffect:
+    """One technician-day's sheet as a ledger effect: its key, what is fingerprinted, the day to write."""
+
+    key: str
+    technician_id: str
+    day: Any  # TimesheetDay
+    payload: dict[str, Any]
+
+    def summary(self, record: VendorRecord) -> dict[str, Any]:
+        d = self.day
+        return {"timesheet_id": record.id, "technician_id": self.technician_id, "workday": d.workday.isoformat(),
+                "regular": str(d.regular_hours), "overtime": str(d.overtime_hours),
+                "double_time": str(d.double_time_hours), "travel": str(d.travel_hours),
+                "paid_breaks": str(d.paid_break_hours), "notes": list(d.notes)}
+
+
+def day_effects(rt: Runtime, technician_id: str, week_start: date, ps: PayrollSettings) -> list[DayEffect]:
+    """The week recomputed from its validated entries, as one effect per day that has hours or was sent."""
     try:
         days = week_timesheets(technician_id, week_start, ps, rt.engine)
     except HoursInputError as exc:
         raise DataError("fieldbridge", f"hours of {technician_id} for the week of {week_start} cannot be "
                         f"computed: {exc}") from exc
+    out = []
     for day in days:
-        key = f"{payroll.system}:timesheet:{day.key}"
+        key = f"{rt.payroll.system}:timesheet:{day.key}"
         if day.is_empty and rt.ledger.get(key) is None:
             continue  # no hours and never sent: nothing to clear
-        outcome = rt.ledger.run(
-            key, system=payroll.system, kind="timesheet", job_id=None,
-            payload={"regular": day.regular_hours, "overtime": day.overtime_hours,
-                     "double_time": day.double_time_hours, "travel": day.travel_hours,
-                     "paid_breaks": day.paid_break_hours,
-                     "start": day.shift_start.isoformat(), "end": day.shift_end.isoformat()},
-            lookup=lambda d=day: payroll.find_timesheet(d),
-            write=lambda existing, d=day: payroll.upsert_timesheet(d, existing),
-            summarize=lambda r, d=day, t=technician_id: {
-                "timesheet_id": r.id, "technician_id": t, "workday": d.workday.isoformat(),
-                "regular": str(d.regular_hours), "overtime": str(d.overtime_hours),
-                "double_time": str(d.double_time_hours), "travel": str(d.travel_hours),
-                "paid_breaks": str(d.paid_break_hours), "notes": list(d.notes)},
-            mutable=True,
-            trust_last_write=True,  # a technician's day is rewritten as each job closes: no read before each
-        )
-        sheets.append({**outcome.summary, "written": outcome.written})
-    return sheets
+        out.append(DayEffect(key, technician_id, day, {
+            "regular": day.regular_hours, "overtime": day.overtime_hours, "double_time": day.double_time_hours,
+            "travel": day.travel_hours, "paid_breaks": day.paid_break_hours,
+            "start": day.shift_start.isoformat(), "end": day.shift_end.isoformat()}))
+    return out
+
+
+def write_day(rt: Runtime, effect: DayEffect) -> dict[str, Any]:
+    """One day's sheet through the ledger: created, or updated with the version our last write returned."""
+    payroll = rt.payroll
+    outcome = rt.ledger.run(
+        effect.key, system=payroll.system, kind="timesheet", job_id=None, payload=effect.payload,
+        lookup=lambda: payroll.find_timesheet(effect.day),
+        write=lambda existing: payroll.upsert_timesheet(effect.day, existing),
+        summarize=effect.summary,
+        mutable=True,
+        trust_last_write=True,  # a technician's day is rewritten as each job closes: no read before each
+    )
+    return {**outcome.summary, "written": outcome.written}
+
+
+def _upsert_week(rt: Runtime, technician_id: str, week_start: date, ps: PayrollSettings) -> list[dict[str, Any]]:
+    """Recompute one technician's workweek from its validated entries and upsert each day."""
+    return [write_day(rt, effect) for effect in day_effects(rt, technician_id, week_start, ps)]
 
 
 def _paid_weeks(rt: Runtime, job_id: str) -> set[tuple[str, date]]:
@@ -146,8 +172,19 @@ def _remember_ref(rt: Runtime, entity: str, canonical_id: str, vendor_id: str) -
             s.rollback()
 
 
-def _ensure(rt: Runtime, entity: str, canonical_id: str, lookup: Any, create: Any) -> str:
-    """An accounting master record (customer, item) created at most once, remembered in the id map."""
+def _ensure(rt: Runtime, entity: str, canonical_id: str, lookup: Any, create: Any,
+            known_ids: dict[tuple[str, str], str] | None = None) -> str:
+    """An accounting master record (customer, item) created at most once, remembered in the id map (and in
+    `known_ids`, a batch's memo, so 500 jobs of one customer read the map once)."""
+    if known_ids is not None and (entity, canonical_id) in known_ids:
+        return known_ids[(entity, canonical_id)]
+    vendor_id = _ensure_once(rt, entity, canonical_id, lookup, create)
+    if known_ids is not None:
+        known_ids[(entity, canonical_id)] = vendor_id
+    return vendor_id
+
+
+def _ensure_once(rt: Runtime, entity: str, canonical_id: str, lookup: Any, create: Any) -> str:
     known = _vendor_ref(rt, entity, canonical_id)
     if known:
         return known
@@ -174,7 +211,7 @@ class PreparedInvoice:
     payload: dict[str, Any]
 
 
-def prepare_invoice(rt: Runtime, snap: Any) -> PreparedInvoice:
+def prepare_invoice(rt: Runtime, snap: Any, known_ids: dict[tuple[str, str], str] | None = None) -> PreparedInvoice:
     """Build the draft and ensure the customer and items it references (each created at most once)."""
     st = rt.settings
     acc = rt.accounting
@@ -182,7 +219,7 @@ def prepare_invoice(rt: Runtime, snap: Any) -> PreparedInvoice:
                           labour_item=st.labour_item_code, labour_taxable=st.labour_taxable,
                           timezone=st.company_timezone)
     customer_id = _ensure(rt, "customer", snap.customer.id, lambda: acc.find_customer(draft.customer),
-                          lambda request_key: acc.create_customer(draft.customer, request_key))
+                          lambda request_key: acc.create_customer(draft.customer, request_key), known_ids)
     item_ids: dict[str, str] = {}
     for code in sorted({line.item_code for line in draft.lines}):
         if not acc.uses_items:  # lines carry description and account only (e.g. Xero): no item records
@@ -191,7 +228,8 @@ def prepare_invoice(rt: Runtime, snap: Any) -> PreparedInvoice:
         book = snap.price_book.get(code)
         name, price = (book.name, book.unit_price) if book else SPECIAL_ITEMS.get(code, ("Field labour", Decimal(0)))
         item_ids[code] = _ensure(rt, "item", code, lambda c=code: acc.find_item(c),
-                                 lambda request_key, c=code, n=name, p=price: acc.create_item(c, n, p, request_key))
+                                 lambda request_key, c=code, n=name, p=price: acc.create_item(c, n, p, request_key),
+                                 known_ids)
     payload = {"lines": [(ln.item_code, ln.quantity, ln.unit_price, ln.amount) for ln in draft.lines],
                "tax": draft.tax, "customer": customer_id}
     return PreparedInvoice(snap.job.id, draft, customer_id, item_ids, f"{acc.system}:invoice:{snap.job.id}", payload)
