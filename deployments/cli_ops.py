@@ -81,12 +81,33 @@ def _run_jobs(jobs: list[tuple[str, str | None]], local: bool, label: str) -> di
     return outcome
 
 
+def _run_bulk(job_ids: list[str], batch_size: int) -> dict[str, str]:
+    """bulk-job-closed runs of `batch_size` jobs in this process; job id → how it ended."""
+    from flows.bulk_job_closed import bulk_job_closed
+
+    outcome: dict[str, str] = {}
+    chunks = [job_ids[i:i + batch_size] for i in range(0, len(job_ids), batch_size)]
+    for n, chunk in enumerate(chunks, 1):
+        state = bulk_job_closed(chunk, label=f"rerun-{n}-of-{len(chunks)}", return_state=True)
+        result = state.result(raise_on_failure=False)
+        rows = result["jobs"] if isinstance(result, dict) else [{"job": j, "state": "failed", "problem": str(result)}
+                                                               for j in chunk]
+        for row in rows:
+            outcome[row["job"]] = "Completed (bulk)" if row["state"] == "posted" else \
+                f"{row['state']}: {str(row['problem'])[:160]}"
+        _console().print(f"batch {n} of {len(chunks)}: {state.message}")
+    return outcome
+
+
 def rerun_command(
     since: Annotated[str, typer.Option(help="First close date to consider (YYYY-MM-DD, company time zone).")],
     until: Annotated[str | None, typer.Option(help="Last close date (default: today).")] = None,
     failed: Annotated[bool, typer.Option("--failed/--all", help="Only jobs not fully posted (default) or all.")] = True,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be rerun; start nothing.")] = False,
     local: Annotated[bool, typer.Option("--local", help="Run in this process instead of the deployment.")] = False,
+    bulk: Annotated[bool, typer.Option("--bulk", help="Through bulk-job-closed runs in this process: the vendors' "
+                                       "batch APIs, one flow run per batch (backfills of thousands of jobs).")] = False,
+    batch_size: Annotated[int, typer.Option(help="Jobs per bulk run (with --bulk).", min=1)] = 300,
 ) -> None:
     """Rerun closed jobs of a date range through job-closed; each rerun names the run it replaces."""
     from rich.table import Table
@@ -117,7 +138,10 @@ def rerun_command(
     console.print(table if candidates else "nothing to rerun")
     if dry_run or not candidates:
         return
-    outcome = _run_jobs([(c.job_id, c.replaces) for c in candidates], local, "rerunning")
+    if bulk:
+        outcome = _run_bulk([c.job_id for c in candidates], batch_size)
+    else:
+        outcome = _run_jobs([(c.job_id, c.replaces) for c in candidates], local, "rerunning")
     bad = {j: s for j, s in outcome.items() if not s.startswith(("Completed", "Superseded"))}
     for job_id, state in outcome.items():
         console.print(f"{job_id}: {state}")

@@ -142,3 +142,24 @@ def test_quarantine_list_show_release_and_rerun_locally(world, prefect_harness) 
     assert runner.invoke(app, ["quarantine", "list"]).output.strip() == "no job is quarantined"
     again = runner.invoke(app, ["rerun", "--since", day, "--until", day, "--local", "--dry-run"])
     assert "nothing to rerun" in again.output
+
+
+def test_rerun_in_bulk_posts_the_good_jobs_and_names_the_quarantined_one(world, prefect_harness) -> None:
+    from sqlmodel import Session, select
+
+    from models.canonical import PartUsage
+
+    with Session(world.runtime.engine) as s:
+        part = s.exec(select(PartUsage).where(PartUsage.job_id == "J1002")).first()
+        part.sku = "NOT-IN-BOOK"
+        s.add(part)
+        s.commit()
+    day = "2026-11-24"
+    first = runner.invoke(app, ["rerun", "--since", day, "--until", day, "--local", "--bulk", "--batch-size", "2"])
+    assert first.exit_code == 1, first.output
+    assert "J1002: quarantined" in first.output and "2 of 3 reruns completed" in first.output
+    assert "batch 1 of 2" in first.output and "batch 2 of 2" in first.output
+    invoices = {i["DocNumber"] for i in world.state("quickbooks", "Invoice")}
+    assert invoices == {"J1001", "J1003"}
+    again = runner.invoke(app, ["rerun", "--since", day, "--until", day, "--local", "--dry-run"])
+    assert "J1002" in again.output and "J1001" not in again.output  # only the quarantined one is left

@@ -37,7 +37,7 @@ def test_every_deployment_entrypoint_is_a_flow_with_matching_parameters() -> Non
 
 def test_the_declared_deployments_and_their_cadence() -> None:
     by_name = {d["name"]: d for d in _deployments()}
-    assert set(by_name) == {"job-closed", "ingress-sweeper", "backfill", "nightly-reconciliation"}
+    assert set(by_name) == {"job-closed", "ingress-sweeper", "backfill", "bulk-job-closed", "nightly-reconciliation"}
     assert by_name["ingress-sweeper"]["schedules"] == [{"interval": 60}]
     assert "schedules" not in by_name["backfill"]  # manual
     assert by_name["nightly-reconciliation"]["schedules"] == [{"cron": "0 2 * * *", "timezone": "America/Los_Angeles"}]
@@ -65,7 +65,7 @@ def test_serve_builds_exactly_the_declared_deployments() -> None:
     assert runners["job-closed"].concurrency_limit == 8
     assert runners["backfill"].schedules == []
     assert {r.full_name for r in runners.values()} == {"job-closed/job-closed", "ingress-sweeper/ingress-sweeper",
-                                                       "backfill/backfill",
+                                                       "backfill/backfill", "bulk-job-closed/bulk-job-closed",
                                                        "nightly-reconciliation/nightly-reconciliation"}
 
 
