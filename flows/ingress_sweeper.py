@@ -2,8 +2,10 @@
 
 Every minute (prefect.yaml) it starts the `job-closed` run of every stored event that has none — the
 ingress could not reach Prefect, or died between its commit and the start — and re-drives runs that
-crashed (the process executing them died; the zombie automation marks those Crashed). Starting is
-idempotent per event, so racing the ingress is harmless.
+crashed (the process executing them died; the zombie automation marks those Crashed) or failed only for
+transient reasons (a vendor or the database away longer than the task retries waited: `TransientFailure`,
+run again after 1, 2, 4 … 15 minutes, up to 12 runs). Starting is idempotent per event, so racing the
+ingress is harmless.
 """
 
 from __future__ import annotations
@@ -22,30 +24,60 @@ from tasks.runtime import get_runtime
 route_fieldbridge_logs()
 
 
-def redrive_crashed(engine: Any, limit: int = 200) -> list[dict[str, str]]:
-    """Put crashed `job-closed` runs of inbox events back to Scheduled (a retry: the ledger keeps it exactly-once)."""
+#: a run that failed only for transient reasons is run again after 1, 2, 4 … minutes (at most 15 between
+#: tries), up to this many runs in all: a vendor outage of a few hours is waited out, a permanent one is not
+MAX_RUNS = 12
+
+
+def retry_delay(run_count: int) -> float:
+    """Seconds to wait before the next run of a run that has run `run_count` times."""
+    return min(60.0 * 2 ** max(run_count - 1, 0), 900.0)
+
+
+def redrive(engine: Any, limit: int = 200) -> list[dict[str, str]]:
+    """Runs of inbox events that need no person: crashed ones (the process died) go back to Scheduled now;
+    ones that failed only for transient reasons (`TransientFailure`) are scheduled again with a growing pause.
+    Each rerun goes through the ledger, so what was written is not written again."""
+    from datetime import UTC, datetime, timedelta
+
     from prefect import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
         FlowRunFilterId,
         FlowRunFilterState,
+        FlowRunFilterStateName,
         FlowRunFilterStateType,
     )
     from prefect.client.schemas.objects import StateType
     from prefect.states import AwaitingRetry
 
+    from flows.job_closed import TRANSIENT_STATE
+
     started = inbox.started_run_ids(engine, limit=5000)
     if not started:
         return []
+    ids = [UUID(r) for r in started]
     redriven = []
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            id=FlowRunFilterId(any_=[UUID(r) for r in started]),
+        crashed = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=ids),
             state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED]))), limit=limit)
-        for run in runs:
+        for run in crashed:
             client.set_flow_run_state(run.id, AwaitingRetry(message="re-driven by the ingress sweeper after a crash"),
                                       force=True)
             redriven.append({"flow_run": str(run.id), "event": started[str(run.id)], "was": "Crashed"})
+        transient = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=ids),
+            state=FlowRunFilterState(name=FlowRunFilterStateName(any_=[TRANSIENT_STATE]))), limit=limit)
+        for run in transient:
+            if run.run_count >= MAX_RUNS:
+                continue  # stays Failed: the alert automation has told the operator
+            when = datetime.now(UTC) + timedelta(seconds=retry_delay(run.run_count))
+            client.set_flow_run_state(run.id, AwaitingRetry(
+                scheduled_time=when, message=f"re-driven by the ingress sweeper after a transient failure "
+                f"(run {run.run_count} of at most {MAX_RUNS}): {(run.state.message or '')[:200]}"), force=True)
+            redriven.append({"flow_run": str(run.id), "event": started[str(run.id)],
+                             "was": f"{TRANSIENT_STATE}, again at {when:%H:%M:%S} UTC"})
     return redriven
 
 
@@ -60,12 +92,13 @@ def ingress_sweeper(older_than_seconds: float = 30.0) -> dict[str, Any]:
         run_id = starter.start_for_event(rt.engine, event.source, event.event_id, event.job_id)
         rows.append({"event": event.event_id, "job": event.job_id, "flow_run": run_id or "-",
                      "outcome": "started" if run_id else "still waiting (Prefect unreachable?)"})
-    redriven = redrive_crashed(rt.engine)
+    redriven = redrive(rt.engine)
     if rows or redriven:
         create_table_artifact(
             key="ingress-sweeper", table=rows + [{"event": r["event"], "job": "", "flow_run": r["flow_run"],
-                                                  "outcome": "crashed run re-driven"} for r in redriven],
+                                                  "outcome": f"re-driven ({r['was']})"} for r in redriven],
             description="Inbox events the sweeper started or re-drove")
-    logger.info("sweeper: %d event(s) started, %d crashed run(s) re-driven", len(rows), len(redriven))
+    logger.info("sweeper: %d event(s) started, %d crashed or transiently failed run(s) re-driven", len(rows),
+                len(redriven))
     return {"started": [r for r in rows if r["flow_run"] != "-"], "waiting": [r for r in rows if r["flow_run"] == "-"],
             "redriven": redriven}

@@ -17,6 +17,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.futures import wait
 from prefect.states import Completed, Failed, State
 
+from connectors.contract.errors import is_retryable
 from flows.logs import route_fieldbridge_logs
 from flows.report import failure_markdown, origin_markdown, summary_markdown
 from models import inbox
@@ -28,6 +29,9 @@ from tasks.snapshot import JobChanged
 
 route_fieldbridge_logs()
 
+#: the name of a run's Failed state when every failure was transient (the sweeper re-drives these)
+TRANSIENT_STATE = "TransientFailure"
+
 
 @flow(name="job-closed", flow_run_name="job-closed-{job_id}", log_prints=False)
 def job_closed(job_id: str, event_id: str | None = None, replaces: str | None = None) -> dict[str, Any] | State:
@@ -36,6 +40,18 @@ def job_closed(job_id: str, event_id: str | None = None, replaces: str | None = 
     `event_id` names the inbox event that started the run (the ingress sets it); `replaces` the flow run
     this one reruns (backfill, `fieldbridge rerun`, quarantine release). Both are shown in the artifacts.
     """
+    try:
+        return _job_closed(job_id, event_id, replaces)
+    except Exception as exc:
+        if not is_retryable(exc):
+            raise
+        # the database or the Prefect API went away outside a task (the gate, an artifact): as a branch's
+        # transient failure, for the sweeper to run again later
+        return Failed(name=TRANSIENT_STATE, message=f"job {job_id}: {type(exc).__name__}: {exc} — will be "
+                      "retried automatically", data=exc)
+
+
+def _job_closed(job_id: str, event_id: str | None, replaces: str | None) -> dict[str, Any] | State:
     logger = get_run_logger()
     rt = get_runtime()
     origin = origin_markdown(rt, event_id, replaces)
@@ -89,4 +105,9 @@ def _failed_state(rt: Any, job_id: str, event_id: str | None, errors: dict[str, 
     if any(isinstance(e, InvoiceNeedsReview) for e in errors.values()):
         review = next(e for e in errors.values() if isinstance(e, InvoiceNeedsReview))
         return Failed(name="NeedsReview", message=message, data=review)
-    return Failed(message=message, data=first if len(errors) == 1 else RuntimeError(message))
+    data = first if len(errors) == 1 else RuntimeError(message)
+    if all(is_retryable(e) for e in errors.values()):
+        # nothing wrong with the data: a vendor or the database stayed away longer than the task retries
+        # waited. The ingress sweeper runs it again later, with growing pauses — no person needed.
+        return Failed(name=TRANSIENT_STATE, message=f"{message} — will be retried automatically", data=data)
+    return Failed(message=message, data=data)

@@ -10,16 +10,36 @@ from functools import lru_cache
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
 import models.canonical
 import models.integration
 import models.token_store  # noqa: F401  (register the tables)
+from connectors.contract.errors import register_transient
 from models import migrate
 from models.migrate import SchemaTooNew as SchemaTooNew  # raised by create_schema
 from models.settings import get_settings
 
 log = logging.getLogger("fieldbridge.db")
+
+#: what a database says while it restarts, fails over or is briefly unreachable (PostgreSQL, SQLite's lock)
+_GONE = ("server closed the connection", "terminating connection", "connection refused", "could not connect",
+         "connection is closed", "the database system is", "connection timeout", "ssl connection has been closed",
+         "database is locked", "connection to server", "consuming input failed", "admin_shutdown")
+
+
+def database_went_away(exc: BaseException) -> bool:
+    """A dropped or refused database connection: the same statement will work once the database is back
+    (a schema or constraint error never is)."""
+    if isinstance(exc, DisconnectionError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (OperationalError, InterfaceError)) and any(s in str(exc).lower() for s in _GONE)
+
+
+register_transient(database_went_away)
 
 
 def make_engine(url: str) -> Engine:

@@ -21,11 +21,26 @@ from connectors.contract import (
     Payroll,
     VendorSettings,
 )
+from connectors.contract.errors import register_transient
 from connectors.registry import get_plugin
 from models.db import create_schema, get_engine
 from models.ledger import Ledger
 from models.settings import FieldbridgeSettings, get_settings
 from models.token_store import DatabaseTokenStore
+
+
+def _orchestration_went_away(exc: BaseException) -> bool:
+    """The Prefect API unreachable or answering 5xx for a moment (a server restart): vendor calls never raise
+    raw httpx errors (the HTTP layer classifies them), so these come from Prefect's client."""
+    import httpx
+
+    if isinstance(exc, httpx.TransportError):
+        return True
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return type(exc).__name__ == "PrefectHTTPStatusError" and isinstance(status, int) and status >= 500
+
+
+register_transient(_orchestration_went_away)
 
 
 @dataclass

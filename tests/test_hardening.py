@@ -241,3 +241,27 @@ def test_run_ends_in_one_line_and_an_exit_code_per_kind_of_failure(world: World,
         s.commit()
     held = run(jobs[1])
     assert held.exit_code == 2 and "quarantined" in held.output.lower(), held.output
+
+
+def test_a_database_or_api_that_went_away_is_transient_a_schema_error_is_not() -> None:
+    """What the task retries and the sweeper's re-drive may wait out: a dropped connection (PostgreSQL
+    restarted), SQLite's lock, the Prefect API unreachable; never a missing table or a constraint."""
+    import httpx
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    import models.db  # noqa: F401  (registers the database checks)
+    import tasks.runtime  # noqa: F401  (registers the orchestration checks)
+    from connectors.contract.errors import DataError, TransientError, is_retryable
+
+    def op(message: str) -> OperationalError:
+        return OperationalError("SELECT 1", {}, Exception(message))
+
+    assert is_retryable(op("server closed the connection unexpectedly"))
+    assert is_retryable(op("terminating connection due to administrator command"))
+    assert is_retryable(op("connection to server at \"127.0.0.1\", port 5432 failed: Connection refused"))
+    assert is_retryable(op("database is locked"))
+    assert not is_retryable(op("no such table: effect"))
+    assert not is_retryable(IntegrityError("INSERT", {}, Exception("duplicate key value")))
+    assert is_retryable(httpx.ConnectError("connection refused"))
+    assert is_retryable(TransientError("gusto", "503")) and not is_retryable(DataError("gusto", "422"))
+    assert not is_retryable(ValueError("a bug"))

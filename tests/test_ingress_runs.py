@@ -269,3 +269,30 @@ def test_backfill_reruns_the_failed_job_linked_to_the_run_it_replaces(served: Se
 
 def _shift(stamp: str) -> str:
     return (datetime.fromisoformat(stamp) + timedelta(days=1)).isoformat()
+
+
+def test_a_vendor_down_longer_than_the_retries_is_waited_out_without_a_person(served: Served, monkeypatch) -> None:
+    """QuickBooks answers only 5xx: the run ends `TransientFailure` (not plain Failed: nothing is wrong with
+    the data); the sweeper schedules it again, and once QuickBooks is back the same run posts the job once."""
+    from flows import ingress_sweeper as sweeper
+    from flows.starter import wait_for_runs
+
+    monkeypatch.setattr(sweeper, "retry_delay", lambda run_count: 0.5)  # 1, 2, 4 … minutes in production
+    world = served.world
+    world.faults("quickbooks", error_rate=1.0)
+    evt = served.event("J1003")
+    assert served.post(evt).status_code == 202
+    state = served.finish(evt["id"], timeout=240)
+    assert state.name == "TransientFailure" and "retried automatically" in state.message, state
+    assert world.state("quickbooks", "Invoice") == []
+    world.faults("quickbooks", error_rate=0.0)  # the outage ends; no one reruns anything
+    swept = sweeper.ingress_sweeper(older_than_seconds=0)
+    assert [r["event"] for r in swept["redriven"]] == [evt["id"]] and "TransientFailure" in swept["redriven"][0]["was"]
+    run_id = served.run_of(evt["id"])
+    deadline = time.monotonic() + 120
+    while (final := wait_for_runs([run_id], timeout=60, poll=0.3)[run_id]).name != "Completed":
+        assert time.monotonic() < deadline, final
+        time.sleep(0.5)
+    assert Counter(i["DocNumber"] for i in world.state("quickbooks", "Invoice")) == {"J1003": 1}
+    assert len(world.state("quickbooks", "outbox")) == 1
+    assert len(_runs_for(served, "J1003")) == 1  # the same run, run again

@@ -8,7 +8,7 @@ defaults.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -113,9 +113,23 @@ class VendorError:
     codes: tuple[str, ...] = ()
 
 
+#: exception types outside the vendor layer that are transient too — a dropped database connection (PostgreSQL
+#: restarted), the Prefect API unreachable for a moment. The layers that raise them register them
+#: (`models/db.py`, `tasks/runtime.py`), so this module imports neither SQLAlchemy nor Prefect.
+_TRANSIENT_CHECKS: list[Callable[[BaseException], bool]] = []
+
+
+def register_transient(check: Callable[[BaseException], bool]) -> None:
+    if check not in _TRANSIENT_CHECKS:
+        _TRANSIENT_CHECKS.append(check)
+
+
 def is_retryable(exc: BaseException) -> bool:
-    """Whether a Prefect task retry can help: only transient failures."""
-    return isinstance(exc, ConnectorError) and exc.failure_type is FailureType.TRANSIENT
+    """Whether trying again later can help: transient vendor failures, and the registered infrastructure
+    failures (a database or API that went away); never data or configuration errors."""
+    if isinstance(exc, ConnectorError):
+        return exc.failure_type is FailureType.TRANSIENT
+    return any(check(exc) for check in _TRANSIENT_CHECKS)
 
 
 def error_for(system: str, resolution: ErrorResolution, status: int, retry_after: float | None) -> ConnectorError:
