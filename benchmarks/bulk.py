@@ -29,6 +29,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SYSTEMS = ("hubspot", "salesforce", "gusto", "bamboohr", "quickbooks", "xero")
+#: what a vendor's generated id or version looks like when it is not a counter (Gusto: uuids, md5 versions)
+_TOKEN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\b[0-9a-f]{32}\b")
 _ID = re.compile(r"/(?:\d+|[0-9a-f]{8}-[0-9a-f-]{27,}|[A-Za-z0-9]{15,18})(?=/|$|\?)")
 
 
@@ -105,10 +107,9 @@ def replay(recorded: dict[str, list[tuple[str, str, dict[str, str], bytes, bytes
                 nonlocal bad
                 method, url, headers, content, original = r
                 if renamed:  # records created in parallel got their ids in another order: use the replay's
-                    pairs = dict(renamed)  # one pass: ids may have swapped (A→B and B→A)
-                    pattern = re.compile("|".join(map(re.escape, sorted(pairs, key=len, reverse=True))))
-                    url = pattern.sub(lambda m: pairs[m.group(0)], url)
-                    content = pattern.sub(lambda m: pairs[m.group(0)], content.decode()).encode()
+                    # one pass over uuid / hash tokens (ids may have swapped: A→B and B→A)
+                    url = _TOKEN.sub(lambda m: renamed.get(m.group(0), m.group(0)), url)
+                    content = _TOKEN.sub(lambda m: renamed.get(m.group(0), m.group(0)), content.decode()).encode()
                 answer = client.request(method, url, headers=headers, content=content)
                 learn(original, answer.content)
                 if answer.status_code >= 300:

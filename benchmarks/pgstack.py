@@ -6,6 +6,7 @@ own process), against the vendor sandboxes with their real rate windows. Used by
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -25,20 +26,27 @@ BIN = Path(sys.executable).parent
 PG = os.environ.get("FIELDBRIDGE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 
 
-def create_database(prefix: str) -> str:
+def create_database(prefix: str, pg: str = PG) -> str:
     import psycopg
 
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{PG}/test", autocommit=True) as conn:
+    with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return name
 
 
-def drop_database(name: str) -> None:
+def drop_database(name: str, pg: str = PG) -> None:
     import psycopg
 
-    with psycopg.connect(f"{PG}/test", autocommit=True) as conn:
+    with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code < 500
+    except httpx.HTTPError:
+        return False
 
 
 @dataclass
@@ -55,24 +63,29 @@ class PgStack:
     company: Any = None
     api_url: str = ""
     saved_env: dict[str, str] = field(default_factory=dict)
+    pg: str = PG  # the PostgreSQL server both databases live on (chaos: a private cluster it may restart)
+    faults: Any = None  # the sandboxes' FaultConfig
+    worker_env: dict[str, str] = field(default_factory=dict)  # e.g. PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+    ingress_secret: str | None = None  # set: jobs arrive as signed events through a `fieldbridge ingress`
+    ingress_url: str = ""
+    ingress_proc: Any = None
+    workers_started: int = 0
 
     def start(self) -> PgStack:
         from connectors.emulator import free_port
-        from deployments import demo_data, prefect_server, sandboxes
+        from deployments import demo_data, sandboxes
         from deployments.demo import company_for
         from models.db import create_schema, make_engine
         from models.settings import FieldbridgeSettings
 
         self.saved_env = dict(os.environ)  # put back by stop(): a test after this one must not inherit quotas
-        prefect_db, fb_db = create_database("fb_prefect"), create_database("fb_tables")
+        prefect_db, fb_db = create_database("fb_prefect", self.pg), create_database("fb_tables", self.pg)
         self.databases += [prefect_db, fb_db]
-        fb_url = f"{PG}/{fb_db}"
+        fb_url = f"{self.pg}/{fb_db}"
         os.environ.update(self.vendor_env)  # the sandboxes (here) enforce the quotas the workers budget for
-        os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = f"postgresql+asyncpg://{PG.split('://', 1)[1]}/{prefect_db}"
-        self.server = prefect_server.start(self.home / "prefect", port=free_port(), timeout=240)
-        os.environ.pop("PREFECT_API_DATABASE_CONNECTION_URL")
-        self.api_url = self.server.api_url
-        self.sandboxes = sandboxes.start_all(FieldbridgeSettings(home=self.home))
+        self.prefect_db_url = f"postgresql+asyncpg://{self.pg.split('://', 1)[1]}/{prefect_db}"
+        self._start_server(free_port())
+        self.sandboxes = sandboxes.start_all(FieldbridgeSettings(home=self.home), faults=self.faults)
         os.environ.update(self.sandboxes.env())
         base = {k: v for k, v in os.environ.items() if not k.startswith(("FIELDBRIDGE_", "PREFECT_"))}
         self.env = {**base, **self.sandboxes.env(), **self.vendor_env, "FIELDBRIDGE_HOME": str(self.home),
@@ -85,20 +98,68 @@ class PgStack:
         engine = make_engine(fb_url)
         create_schema(engine)
         self.company = company_for(settings, jobs=self.jobs)
-        demo_data.load(self.company, engine)
+        if self.ingress_secret:
+            demo_data.load_setup(self.company, engine)  # the jobs themselves come through the ingress
+        else:
+            demo_data.load(self.company, engine)
         sandboxes.seed(self.company, settings)
         engine.dispose()
         deployed = subprocess.run([str(BIN / "fieldbridge"), "deploy"], env=self.env, cwd=ROOT, capture_output=True,
                                   text=True, timeout=300)
         if deployed.returncode != 0:
             raise RuntimeError(f"deploy failed: {deployed.stdout[-2000:]}{deployed.stderr[-2000:]}")
-        for n in range(self.workers):
-            log = open(self.home / f"worker-{n}.log", "wb")  # noqa: SIM115 - the worker owns it
-            self.procs.append(subprocess.Popen(
-                [str(BIN / "prefect"), "worker", "start", "--pool", "fieldbridge", "--name", f"worker-{n}"],
-                env={**self.env, "PREFECT_WORKER_QUERY_SECONDS": "1"}, cwd=ROOT, stdout=log,
-                stderr=subprocess.STDOUT))
+        for _ in range(self.workers):
+            self.start_worker()
+        if self.ingress_secret:
+            port = free_port()
+            log = open(self.home / "ingress.log", "wb")  # noqa: SIM115 - the process owns it
+            self.ingress_proc = subprocess.Popen(
+                [str(BIN / "fieldbridge"), "ingress", "--port", str(port)],
+                env={**self.env, "FIELDBRIDGE_INGRESS_SECRETS": self.ingress_secret}, cwd=ROOT, stdout=log,
+                stderr=subprocess.STDOUT)
+            self.ingress_url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while not _answers(f"{self.ingress_url}/healthz"):
+                if time.monotonic() > deadline or self.ingress_proc.poll() is not None:
+                    raise RuntimeError(f"the ingress did not start: {(self.home / 'ingress.log').read_text()[-2000:]}")
+                time.sleep(0.3)
         return self
+
+    def start_worker(self) -> subprocess.Popen:
+        """One more `prefect worker` (its own process group: `kill_worker` takes its flow-run processes too)."""
+        n = self.workers_started
+        self.workers_started += 1
+        log = open(self.home / f"worker-{n}.log", "wb")  # noqa: SIM115 - the worker owns it
+        proc = subprocess.Popen(
+            [str(BIN / "prefect"), "worker", "start", "--pool", "fieldbridge", "--name", f"worker-{n}"],
+            env={**self.env, "PREFECT_WORKER_QUERY_SECONDS": "1", **self.worker_env}, cwd=ROOT, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def kill_worker(self, n: int = 0) -> None:
+        """SIGKILL a worker and every flow run it is executing: no clean-up, no final states."""
+        import signal
+
+        os.killpg(self.procs[n].pid, signal.SIGKILL)
+        self.procs[n].wait(timeout=30)
+
+    def _start_server(self, port: int) -> None:
+        from deployments import prefect_server
+
+        os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = self.prefect_db_url
+        try:
+            self.server = prefect_server.start(self.home / "prefect", port=port, timeout=240)
+        finally:
+            os.environ.pop("PREFECT_API_DATABASE_CONNECTION_URL")
+        self.api_url = self.server.api_url
+
+    def restart_server(self, down_seconds: float = 0.0) -> None:
+        """Stop the Prefect server and start it again on the same port and database (workers reconnect)."""
+        port = int(self.api_url.rsplit(":", 1)[1].split("/", 1)[0])
+        self.server.stop()
+        time.sleep(down_seconds)
+        self._start_server(port)
 
     @contextmanager
     def client(self) -> Iterator[Any]:
@@ -148,6 +209,9 @@ class PgStack:
                 (("tickets", tickets), ("notes", notes), ("time_sheets", sheets), ("invoices", invoices))}
 
     def stop(self) -> None:
+        if self.ingress_proc is not None and self.ingress_proc.poll() is None:
+            self.ingress_proc.terminate()
+            self.ingress_proc.wait(timeout=30)
         for proc in self.procs:
             if proc.poll() is None:
                 proc.terminate()
@@ -161,7 +225,8 @@ class PgStack:
         if self.server is not None:
             self.server.stop()
         for name in self.databases:
-            drop_database(name)
+            with contextlib.suppress(Exception):  # a private cluster may already be gone
+                drop_database(name, self.pg)
         if self.saved_env:
             os.environ.clear()
             os.environ.update(self.saved_env)

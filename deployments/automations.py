@@ -21,7 +21,9 @@ ZOMBIE_AUTOMATION = "fieldbridge: crashed when heartbeats stop"
 ALERT_BLOCK = "fieldbridge-alerts"
 #: the run ends (named) states job-closed can finish in; heartbeats stop after any of them
 ALERT_STATES = ("Failed", "Quarantined", "NeedsReview", "Crashed")
-FINAL_STATES = ("Completed", "Failed", "Cancelled", "Crashed", "Quarantined", "NeedsReview", "Superseded")
+#: (a state named otherwise would read as "heartbeats stopped" and be marked Crashed)
+FINAL_STATES = ("Completed", "Failed", "Cancelled", "Crashed", "Quarantined", "NeedsReview", "Superseded",
+                "TransientFailure", "Partial")
 
 ALERT_PAYLOAD = """{
   "text": "fieldbridge: {{ flow_run.name }} ended {{ flow_run.state.name }}",

@@ -30,8 +30,12 @@ MAX_RUNS = 12
 
 
 def retry_delay(run_count: int) -> float:
-    """Seconds to wait before the next run of a run that has run `run_count` times."""
-    return min(60.0 * 2 ** max(run_count - 1, 0), 900.0)
+    """Seconds to wait before the next run of a run that has run `run_count` times (FIELDBRIDGE_REDRIVE_BASE_SECONDS,
+    60 by default: 1, 2, 4, 8, 15, 15 … minutes)."""
+    from models.settings import get_settings
+
+    base = get_settings().redrive_base_seconds
+    return min(base * 2 ** max(run_count - 1, 0), 15 * base)
 
 
 def redrive(engine: Any, limit: int = 200) -> list[dict[str, str]]:

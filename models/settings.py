@@ -58,6 +58,8 @@ class FieldbridgeSettings(BaseSettings):
     # how runs are started and executed
     job_closed_deployment: str = "job-closed/job-closed"
     executor_workers: int = 4  # flow runs `fieldbridge serve` executes at once
+    # a run that failed only for transient reasons runs again after base, 2×base, 4×base … (at most 15 × base)
+    redrive_base_seconds: float = 60.0
     executor_poll_seconds: float = 1.0  # how often it asks Prefect for scheduled runs (UI retries, schedules)
     alert_webhook_url: SecretStr | None = None  # failed / quarantined job-closed runs are posted here
 
