@@ -85,7 +85,7 @@ class PgStack:
         os.environ.update(self.vendor_env)  # the sandboxes (here) enforce the quotas the workers budget for
         self.prefect_db_url = f"postgresql+asyncpg://{self.pg.split('://', 1)[1]}/{prefect_db}"
         self._start_server(free_port())
-        self.sandboxes = sandboxes.start_all(FieldbridgeSettings(home=self.home), faults=self.faults)
+        self.sandboxes = sandboxes.start_all(FieldbridgeSettings(home=self.home))
         os.environ.update(self.sandboxes.env())
         base = {k: v for k, v in os.environ.items() if not k.startswith(("FIELDBRIDGE_", "PREFECT_"))}
         self.env = {**base, **self.sandboxes.env(), **self.vendor_env, "FIELDBRIDGE_HOME": str(self.home),
@@ -104,6 +104,12 @@ class PgStack:
             demo_data.load(self.company, engine)
         sandboxes.seed(self.company, settings)
         engine.dispose()
+        if self.faults is not None:  # after seeding: the vendors' own data is there before the storm starts
+            from dataclasses import asdict
+
+            for system in self.sandboxes.servers:
+                httpx.post(f"{self.sandboxes.url(system)}/_sandbox/faults", json=asdict(self.faults),
+                           timeout=30).raise_for_status()
         deployed = subprocess.run([str(BIN / "fieldbridge"), "deploy"], env=self.env, cwd=ROOT, capture_output=True,
                                   text=True, timeout=300)
         if deployed.returncode != 0:

@@ -39,8 +39,9 @@ def retry_delay(run_count: int) -> float:
 
 
 def redrive(engine: Any, limit: int = 200) -> list[dict[str, str]]:
-    """Runs of inbox events that need no person: crashed ones (the process died) go back to Scheduled now;
-    ones that failed only for transient reasons (`TransientFailure`) are scheduled again with a growing pause.
+    """Runs of inbox events that need no person: crashed ones (the process died) and ones stuck Pending (claimed
+    by a worker that died before starting them) go back to Scheduled now; ones that failed only for transient
+    reasons (`TransientFailure`) are scheduled again with a growing pause.
     Each rerun goes through the ledger, so what was written is not written again."""
     from datetime import UTC, datetime, timedelta
 
@@ -56,6 +57,7 @@ def redrive(engine: Any, limit: int = 200) -> list[dict[str, str]]:
     from prefect.states import AwaitingRetry
 
     from flows.job_closed import TRANSIENT_STATE
+    from models.settings import get_settings
 
     started = inbox.started_run_ids(engine, limit=5000)
     if not started:
@@ -70,6 +72,17 @@ def redrive(engine: Any, limit: int = 200) -> list[dict[str, str]]:
             client.set_flow_run_state(run.id, AwaitingRetry(message="re-driven by the ingress sweeper after a crash"),
                                       force=True)
             redriven.append({"flow_run": str(run.id), "event": started[str(run.id)], "was": "Crashed"})
+        stuck_before = datetime.now(UTC) - timedelta(seconds=get_settings().redrive_pending_seconds)
+        pending = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=ids),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PENDING]))), limit=limit)
+        for run in pending:
+            if run.state is None or run.state.timestamp > stuck_before:
+                continue  # a worker is starting it right now
+            client.set_flow_run_state(run.id, AwaitingRetry(
+                message=f"re-driven by the ingress sweeper: {run.state.name} since {run.state.timestamp:%H:%M:%S} "
+                "UTC (the worker that claimed it is gone)"), force=True)
+            redriven.append({"flow_run": str(run.id), "event": started[str(run.id)], "was": f"stuck {run.state.name}"})
         transient = client.read_flow_runs(flow_run_filter=FlowRunFilter(
             id=FlowRunFilterId(any_=ids),
             state=FlowRunFilterState(name=FlowRunFilterStateName(any_=[TRANSIENT_STATE]))), limit=limit)

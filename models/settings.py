@@ -60,6 +60,9 @@ class FieldbridgeSettings(BaseSettings):
     executor_workers: int = 4  # flow runs `fieldbridge serve` executes at once
     # a run that failed only for transient reasons runs again after base, 2×base, 4×base … (at most 15 × base)
     redrive_base_seconds: float = 60.0
+    # a run claimed by a worker that died before starting it stays Pending for ever (no heartbeat to miss):
+    # after this long the sweeper schedules it again
+    redrive_pending_seconds: float = 300.0
     executor_poll_seconds: float = 1.0  # how often it asks Prefect for scheduled runs (UI retries, schedules)
     alert_webhook_url: SecretStr | None = None  # failed / quarantined job-closed runs are posted here
 

@@ -36,6 +36,8 @@ def _orchestration_went_away(exc: BaseException) -> bool:
 
     if isinstance(exc, httpx.TransportError):
         return True
+    if type(exc).__name__ == "ConcurrencySlotAcquisitionError":  # the tag-concurrency API did not answer
+        return True
     status = getattr(getattr(exc, "response", None), "status_code", None)
     return type(exc).__name__ == "PrefectHTTPStatusError" and isinstance(status, int) and status >= 500
 

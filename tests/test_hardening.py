@@ -263,5 +263,8 @@ def test_a_database_or_api_that_went_away_is_transient_a_schema_error_is_not() -
     assert not is_retryable(op("no such table: effect"))
     assert not is_retryable(IntegrityError("INSERT", {}, Exception("duplicate key value")))
     assert is_retryable(httpx.ConnectError("connection refused"))
+    from prefect.concurrency.v1._asyncio import ConcurrencySlotAcquisitionError
+
+    assert is_retryable(ConcurrencySlotAcquisitionError("Unable to acquire concurrency slots on ['tag:crm']"))
     assert is_retryable(TransientError("gusto", "503")) and not is_retryable(DataError("gusto", "422"))
     assert not is_retryable(ValueError("a bug"))
