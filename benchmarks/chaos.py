@@ -208,23 +208,52 @@ class Chaos:
 
             sender = threading.Thread(target=deliver, name="deliveries", daemon=True)
             sender.start()
-            d = self.deliver_seconds
-            timeline: list[tuple[float, str, Callable[[], None]]] = [
-                (0.25 * d, f"QuickBooks down for {self.outage_seconds:.0f} s",
-                 lambda: stack_faults(stack, "quickbooks", error_rate=1.0)),
-                (0.25 * d + self.outage_seconds, "QuickBooks back (20 % 5xx)",
-                 lambda: stack_faults(stack, "quickbooks", error_rate=FAULTS["error_rate"])),
-                (0.40 * d, "SIGKILL worker 0 and its flow runs", lambda: stack.kill_worker(0)),
-                (0.40 * d + 20, "a supervisor starts a new worker", lambda: stack.start_worker() and None),
-                (0.60 * d, "PostgreSQL restarted", lambda: cluster.restart(down_seconds=5)),
-                (0.80 * d, "Prefect server restarted", lambda: stack.restart_server(down_seconds=5)),
-                (max(d, 0.25 * d + self.outage_seconds) + 5, "every fault stops",
-                 lambda: [stack_faults(stack, s, **CLEAR) for s in stack.sandboxes.servers] and None),
+            # the storm follows the work, not the clock: each blow lands while runs are executing (flow-run
+            # processes take seconds to start, so a clock-driven plan could end before the first run did)
+            good = len(stack.company.jobs) - len(bad)
+            outage_over = [float("inf")]
+
+            def progress() -> float:
+                resolved = sum(1 for t in stack.state("hubspot", "tickets")
+                               if t["properties"].get("hs_pipeline_stage") == "4")
+                return resolved / max(good, 1)
+
+            def outage() -> None:
+                stack_faults(stack, "quickbooks", error_rate=1.0)
+                outage_over[0] = time.monotonic() + self.outage_seconds
+
+            steps: list[tuple[float, str, Callable[[], None]]] = [
+                (0.10, f"QuickBooks down for {self.outage_seconds:.0f} s", outage),
+                (0.25, "SIGKILL worker 0 and its flow runs", lambda: stack.kill_worker(0)),
+                (0.45, "PostgreSQL restarted", lambda: cluster.restart(down_seconds=5)),
+                (0.65, "Prefect server restarted", lambda: stack.restart_server(down_seconds=5)),
             ]
-            for at, what, action in sorted(timeline, key=lambda t: t[0]):
-                time.sleep(max(0.0, at - (time.monotonic() - began)))
-                self.say(began, what)
-                action()
+            restarted_worker = quickbooks_back = False
+            killed_at = None
+            hard_stop = time.monotonic() + self.deliver_seconds + self.outage_seconds + 900
+            while True:
+                done = progress()
+                now = time.monotonic()
+                while steps and done >= steps[0][0]:
+                    _, what, action = steps.pop(0)
+                    self.say(began, f"{what} ({done:.0%} of the jobs posted to the CRM)")
+                    action()
+                    if "SIGKILL" in what:
+                        killed_at = time.monotonic()
+                if killed_at and not restarted_worker and now - killed_at > 20:
+                    self.say(began, "a supervisor starts a new worker")
+                    stack.start_worker()
+                    restarted_worker = True
+                if not quickbooks_back and now > outage_over[0]:
+                    self.say(began, "QuickBooks back (20 % 5xx)")
+                    stack_faults(stack, "quickbooks", error_rate=FAULTS["error_rate"])
+                    quickbooks_back = True
+                if (not steps and quickbooks_back and restarted_worker and done >= 0.9) or now > hard_stop:
+                    break
+                time.sleep(2)
+            self.say(began, f"every fault stops ({progress():.0%} of the jobs posted to the CRM)")
+            for system in stack.sandboxes.servers:
+                stack_faults(stack, system, **CLEAR)
             sender.join()
             self.say(began, f"all deliveries made: {dict(posted)}")
             faults_cleared = time.monotonic() - began
