@@ -285,6 +285,8 @@ class Chaos:
                 "runs_rerun_by_the_system": sum(1 for r in runs if r["run_count"] > 1),
                 "max_run_count": max((r["run_count"] for r in runs), default=0),
                 "needs_a_person": sorted(needs_person), "quarantined_as_expected": quarantined == want_quarantined,
+                "unfinished": [(r["job"], r["state"], r["run_count"], r["message"]) for r in runs
+                               if r["state"] not in ("Completed", "Superseded", "Quarantined")],
                 "seconds_faults_cleared": round(faults_cleared), "seconds_settled": round(settled),
                 "seconds_to_settle_after_faults": round(settled - faults_cleared),
                 "sandbox_stats": stack.stats(),
@@ -333,7 +335,8 @@ def job_runs(stack: Any) -> list[dict[str, Any]]:
     except Exception:
         return [{"job": "?", "state": "unknown", "state_type": "UNKNOWN", "run_count": 0}]
     return [{"job": job, "state": run.state.name if run.state else "?",
-             "state_type": run.state.type.value if run.state else "?", "run_count": run.run_count}
+             "state_type": run.state.type.value if run.state else "?", "run_count": run.run_count,
+             "message": ((run.state.message or "") if run.state else "")[:300]}
             for job, run in latest.items()]
 
 
@@ -352,8 +355,8 @@ def main() -> int:
     print("\nverdict (all zero is a pass):")
     for name, n in result["verdict"].items():
         print(f"  {name:<36} {n}")
-    for key in ("ledger_in_flight", "runs_by_state", "runs_rerun_by_the_system", "max_run_count", "needs_a_person",
-                "quarantined_as_expected", "seconds_faults_cleared", "seconds_settled",
+    for key in ("unfinished", "ledger_in_flight", "runs_by_state", "runs_rerun_by_the_system", "max_run_count",
+                "needs_a_person", "quarantined_as_expected", "seconds_faults_cleared", "seconds_settled",
                 "seconds_to_settle_after_faults", "deliveries"):
         print(f"{key}: {result[key]}")
     print("sandbox answers:", {s: {k: v for k, v in st.items() if k in ("requests", "429", "errors", "dropped")}
