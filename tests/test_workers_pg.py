@@ -18,7 +18,7 @@ def test_two_workers_post_each_job_once_within_the_vendors_quotas(tmp_path: Path
     require_postgres()
     # Gusto's quota scaled down to 4 requests a minute, fewer than the jobs' writes: the flow-run processes
     # of both workers, each with a budget of its own, would send them all at once and meet 429s
-    stack = PgStack(tmp_path / "home", jobs=7, workers=2,
+    stack = PgStack(tmp_path / "home", jobs=5, workers=2,
                     vendor_env={"FIELDBRIDGE_GUSTO_RATE_LIMIT": "4"})
     try:
         stack.start()
