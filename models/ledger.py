@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -154,33 +154,11 @@ class Ledger:
 
     def _update(self, key: str, owner: str, **values: Any) -> bool:
         """Update the row only while we still hold its lease; False if we lost it."""
-        with Session(self.engine) as session:
-            result = session.exec(  # type: ignore[call-overload]
-                update(Effect).where(Effect.key == key).where(Effect.lease_owner == owner)
-                .values(updated_at=_now(), **values)
-            )
-            session.commit()
-            return result.rowcount == 1
+        return self._update_many([key], owner, **values) == 1
 
-    @contextmanager
-    def _renewing(self, key: str, owner: str) -> Iterator[None]:
+    def _renewing(self, key: str, owner: str) -> AbstractContextManager[None]:
         """Extend the lease while a (possibly slow, retrying) vendor call runs, so it never lapses mid-call."""
-        stop = threading.Event()
-
-        def renew() -> None:
-            while not stop.wait(self.lease_seconds / 3):
-                try:
-                    self._update(key, owner, lease_expires_at=self._lease_end())
-                except Exception:  # a locked or dropped database must not end the renewals for good
-                    log.warning("could not renew the lease on %s; retrying", key, exc_info=True)
-
-        thread = threading.Thread(target=renew, daemon=True, name=f"lease-{key}")
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join(timeout=5)
+        return self._renewing_many([key], owner)
 
     def attempt_key(self, key: str) -> str:
         """The vendor idempotency key for this effect. It stays the same across transient retries, so a
@@ -262,7 +240,8 @@ class Ledger:
                 fresh.append(entry)
             else:
                 out.left.append(entry)
-        self._release_many([k for k in rows if k not in {e.key for e in fresh}], owner)
+        fresh_keys = {e.key for e in fresh}
+        self._release_many([k for k in rows if k not in fresh_keys], owner)
         if not fresh:
             return out
         fresh = self._mark_in_flight(fresh, owner, out)
@@ -376,17 +355,17 @@ class Ledger:
 
     @contextmanager
     def _renewing_many(self, keys: list[str], owner: str) -> Iterator[None]:
-        """One thread keeps every lease of the batch alive while its (possibly slow) calls run."""
+        """One thread keeps every lease of `keys` alive while their (possibly slow, retrying) calls run."""
         stop = threading.Event()
 
         def renew() -> None:
             while not stop.wait(self.lease_seconds / 3):
                 try:
                     self._update_many(keys, owner, lease_expires_at=self._lease_end())
-                except Exception:
-                    log.warning("could not renew the leases of a batch; retrying", exc_info=True)
+                except Exception:  # a locked or dropped database must not end the renewals for good
+                    log.warning("could not renew the lease on %s; retrying", ", ".join(keys[:3]), exc_info=True)
 
-        thread = threading.Thread(target=renew, daemon=True, name=f"lease-batch-{len(keys)}")
+        thread = threading.Thread(target=renew, daemon=True, name=f"lease-{keys[0]}+{len(keys) - 1}")
         thread.start()
         try:
             yield

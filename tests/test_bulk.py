@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import make_world
+from tests.test_calls_per_job import _calls
 
 
 @pytest.fixture(autouse=True)
@@ -19,10 +20,6 @@ def _roomy_quotas(monkeypatch: pytest.MonkeyPatch) -> None:
     would only make the suite wait (Xero's 60 a minute)."""
     for system, limit in {"quickbooks": 5000, "xero": 600, "hubspot": 1900, "gusto": 2000, "bamboohr": 100}.items():
         monkeypatch.setenv(f"FIELDBRIDGE_{system.upper()}_RATE_LIMIT", str(limit))
-
-
-def _calls(connector: Any) -> Counter[str]:
-    return Counter(dict(connector.http.calls.items()))
 
 
 def _clear(rt: Any) -> None:

@@ -108,16 +108,20 @@ def test_rerun_rejects_a_bad_date() -> None:
     assert result.exit_code == 2 and "is not a date" in result.output
 
 
-def test_quarantine_list_show_release_and_rerun_locally(world, prefect_harness) -> None:
+def _set_part_sku(world, job_id: str, sku: str) -> None:
     from sqlmodel import Session, select
 
     from models.canonical import PartUsage
 
     with Session(world.runtime.engine) as s:
-        part = s.exec(select(PartUsage).where(PartUsage.job_id == "J1002")).first()
-        part.sku = "NOT-IN-BOOK"
+        part = s.exec(select(PartUsage).where(PartUsage.job_id == job_id)).first()
+        part.sku = sku
         s.add(part)
         s.commit()
+
+
+def test_quarantine_list_show_release_and_rerun_locally(world, prefect_harness) -> None:
+    _set_part_sku(world, "J1002", "NOT-IN-BOOK")
     day = "2026-11-24"
     plan = runner.invoke(app, ["rerun", "--since", day, "--until", day, "--local", "--dry-run"])
     assert plan.exit_code == 0, plan.output
@@ -132,11 +136,7 @@ def test_quarantine_list_show_release_and_rerun_locally(world, prefect_harness) 
     held = runner.invoke(app, ["quarantine", "release", "J1002", "--local"])
     assert held.exit_code == 1 and "still quarantined" in held.output
 
-    with Session(world.runtime.engine) as s:  # the dispatcher fixes the part in the FSM
-        part = s.exec(select(PartUsage).where(PartUsage.job_id == "J1002")).first()
-        part.sku = "P-BELT-02"
-        s.add(part)
-        s.commit()
+    _set_part_sku(world, "J1002", "P-BELT-02")  # the dispatcher fixes the part in the FSM
     released = runner.invoke(app, ["quarantine", "release", "J1002", "--local"])
     assert released.exit_code == 0 and "J1002 released: Completed" in released.output, released.output
     assert runner.invoke(app, ["quarantine", "list"]).output.strip() == "no job is quarantined"
@@ -145,15 +145,7 @@ def test_quarantine_list_show_release_and_rerun_locally(world, prefect_harness) 
 
 
 def test_rerun_in_bulk_posts_the_good_jobs_and_names_the_quarantined_one(world, prefect_harness) -> None:
-    from sqlmodel import Session, select
-
-    from models.canonical import PartUsage
-
-    with Session(world.runtime.engine) as s:
-        part = s.exec(select(PartUsage).where(PartUsage.job_id == "J1002")).first()
-        part.sku = "NOT-IN-BOOK"
-        s.add(part)
-        s.commit()
+    _set_part_sku(world, "J1002", "NOT-IN-BOOK")
     day = "2026-11-24"
     first = runner.invoke(app, ["rerun", "--since", day, "--until", day, "--local", "--bulk", "--batch-size", "2"])
     assert first.exit_code == 1, first.output

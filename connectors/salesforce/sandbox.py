@@ -369,18 +369,26 @@ def create_app(
     def record_error(message: str, code: str, fields: list[str] | None = None) -> dict[str, Any]:
         return {"success": False, "errors": [{"statusCode": code, "message": message, "fields": fields or []}]}
 
+    async def collection_request(version: str,
+                                 request: Request) -> tuple[Any, list[dict[str, Any]] | ExactJSONResponse]:
+        """The body and records of a collections call, or the error answer (unknown version, bad shape)."""
+        if (bad := known_version(version)) is not None:
+            return None, bad
+        body = await read_json(request)
+        return body, collection_records(body)
+
+    def record_type(record: dict[str, Any]) -> Any:
+        attributes = record.get("attributes") or {}
+        return attributes.get("type") if isinstance(attributes, dict) else None
+
     @app.post("/services/data/v{version}/composite/sobjects")
     async def create_collection(version: str, request: Request) -> ExactJSONResponse:
-        if (bad := known_version(version)) is not None:
-            return bad
-        body = await read_json(request)
-        records = collection_records(body)
+        body, records = await collection_request(version, request)
         if isinstance(records, ExactJSONResponse):
             return records
         results = []
         for record in records:
-            attributes = record.get("attributes") or {}
-            sobject = attributes.get("type") if isinstance(attributes, dict) else None
+            sobject = record_type(record)
             if not isinstance(sobject, str) or sobject not in OBJECTS:
                 results.append(record_error(f"sObject type {sobject!r} is not supported", "INVALID_TYPE"))
                 continue
@@ -396,16 +404,12 @@ def create_app(
     @app.patch("/services/data/v{version}/composite/sobjects")
     async def update_collection(version: str, request: Request) -> ExactJSONResponse:
         """sObject Collections update: up to 200 records by Id, each answered on its own."""
-        if (bad := known_version(version)) is not None:
-            return bad
-        body = await read_json(request)
-        records = collection_records(body)
+        body, records = await collection_request(version, request)
         if isinstance(records, ExactJSONResponse):
             return records
         results = []
         for record in records:
-            attributes = record.get("attributes") or {}
-            sobject = attributes.get("type") if isinstance(attributes, dict) else None
+            sobject = record_type(record)
             record_id = record.get("Id")
             fields = {k: v for k, v in record.items() if k not in ("attributes", "Id")}
             if not isinstance(sobject, str) or sobject not in OBJECTS:
