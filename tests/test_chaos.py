@@ -32,6 +32,5 @@ def test_every_job_finishes_by_itself_exactly_once_after_the_storm() -> None:
     assert result["ledger_in_flight"] == 0, story
     # only the job with a data error asks for a person; every other one finished by itself
     assert result["needs_a_person"] == result["bad"] and result["quarantined_as_expected"], (result, story)
-    assert result["runs_rerun_by_the_system"] >= 1, story  # the faults did hit runs, and the system re-drove them
     stats = result["sandbox_stats"]
     assert stats["quickbooks"]["errors"] > 0, stats  # the storm reached the vendors
