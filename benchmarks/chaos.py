@@ -266,8 +266,8 @@ class Chaos:
                 got = census(stack.state)
                 verdict = compare(got, expected)
                 in_flight, runs = ledger_in_flight(stack), job_runs(stack)
-                open_runs = sum(1 for r in runs if r["state_type"] not in ("COMPLETED", "FAILED", "CANCELLED",
-                                                                        "CRASHED"))
+                # Crashed and TransientFailure runs are the sweeper's to re-drive: not settled yet
+                open_runs = sum(1 for r in runs if r["state"] not in SETTLED_STATES)
                 if not any(verdict.values()) and in_flight == 0 and open_runs == 0:
                     break
                 if time.monotonic() > deadline:
@@ -312,6 +312,10 @@ def ledger_in_flight(stack: Any) -> int:
             return conn.execute("SELECT count(*) FROM effect WHERE lower(status::text) = 'in_flight'").fetchone()[0]
     except psycopg.Error:
         return -1
+
+
+SETTLED_STATES = frozenset({"Completed", "Superseded", "Quarantined", "Failed", "Cancelled"})
+"""Run states the system will not change by itself (a plain Failed is a permanent, non-data error)."""
 
 
 def job_runs(stack: Any) -> list[dict[str, Any]]:

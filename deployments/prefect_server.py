@@ -40,6 +40,10 @@ class LocalPrefectServer:
                 self.process.kill()
 
 
+LEASE_STORAGE = "prefect.server.concurrency.lease_storage.filesystem"
+"""Where a single-host server keeps concurrency leases (several API hosts: `prefect_redis.lease_storage`)."""
+
+
 def start(home: Path, port: int = 4200, timeout: float = 120.0) -> LocalPrefectServer:
     """Reuse a healthy server on `port`, or start `prefect server start` with its state under `home`."""
     api_url = f"http://127.0.0.1:{port}/api"
@@ -50,6 +54,10 @@ def start(home: Path, port: int = 4200, timeout: float = 120.0) -> LocalPrefectS
            "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "true"),
            # automations render run links (`flow_run | ui_url`) from this
            "PREFECT_UI_URL": f"http://127.0.0.1:{port}"}
+    # deployment concurrency slots are held under leases; Prefect keeps them in memory by default, so a server
+    # restart forgets every lease and the slots they held are never given back (the deployment's queue
+    # stalls at AwaitingConcurrencySlot). On disk they survive the restart and expire if their holder died.
+    env.setdefault("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", LEASE_STORAGE)
     env.pop("PREFECT_API_URL", None)
     log_path = home / "server.log"
     prefect_bin = Path(sys.executable).parent / "prefect"
