@@ -276,12 +276,15 @@ class Chaos:
                 time.sleep(10)
             settled = time.monotonic() - began
             self.say(began, "settled" if not any(verdict.values()) else "NOT settled")
+            bulk_runs = [r for r in runs if r["job"].startswith("bulk:")]
+            runs = [r for r in runs if not r["job"].startswith("bulk:")]
             by_state = Counter(r["state"] for r in runs)
             quarantined = {r["job"] for r in runs if r["state"] == "Quarantined"}
             needs_person = {r["job"] for r in runs if r["state"] not in ("Completed", "Superseded")}
             result = {
                 "jobs": len(stack.company.jobs), "bad": sorted(bad), "deliveries": dict(posted),
                 "verdict": verdict, "ledger_in_flight": in_flight, "runs_by_state": dict(by_state),
+                "bulk_runs_by_state": dict(Counter(r["state"] for r in bulk_runs)),
                 "runs_rerun_by_the_system": sum(1 for r in runs if r["run_count"] > 1),
                 "max_run_count": max((r["run_count"] for r in runs), default=0),
                 "needs_a_person": sorted(needs_person), "quarantined_as_expected": quarantined == want_quarantined,
@@ -314,12 +317,13 @@ def ledger_in_flight(stack: Any) -> int:
         return -1
 
 
-SETTLED_STATES = frozenset({"Completed", "Superseded", "Quarantined", "Failed", "Cancelled"})
+SETTLED_STATES = frozenset({"Completed", "Superseded", "Quarantined", "Failed", "Cancelled", "HandedOff"})
 """Run states the system will not change by itself (a plain Failed is a permanent, non-data error)."""
 
 
 def job_runs(stack: Any) -> list[dict[str, Any]]:
-    """Every job-closed run, latest per job: its state, and how often the system ran it."""
+    """Every job-closed run, latest per job: its state, and how often the system ran it; and every bulk run of
+    a burst, keyed by its run id (their jobs are judged by the sandboxes and by the runs they hand jobs to)."""
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 
     latest: dict[str, Any] = {}
@@ -327,10 +331,10 @@ def job_runs(stack: Any) -> list[dict[str, Any]]:
         with stack.client() as client:
             offset = 0
             while True:
-                page = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["job-closed"])),
-                                             limit=200, offset=offset)
+                page = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(
+                    any_=["job-closed", "bulk-job-closed"])), limit=200, offset=offset)
                 for run in page:
-                    job = (run.parameters or {}).get("job_id")
+                    job = (run.parameters or {}).get("job_id") or f"bulk:{run.id}"
                     if job not in latest or run.created > latest[job].created:
                         latest[job] = run
                 if len(page) < 200:
@@ -359,9 +363,9 @@ def main() -> int:
     print("\nverdict (all zero is a pass):")
     for name, n in result["verdict"].items():
         print(f"  {name:<36} {n}")
-    for key in ("unfinished", "ledger_in_flight", "runs_by_state", "runs_rerun_by_the_system", "max_run_count",
-                "needs_a_person", "quarantined_as_expected", "seconds_faults_cleared", "seconds_settled",
-                "seconds_to_settle_after_faults", "deliveries"):
+    for key in ("unfinished", "ledger_in_flight", "runs_by_state", "bulk_runs_by_state", "runs_rerun_by_the_system",
+                "max_run_count", "needs_a_person", "quarantined_as_expected", "seconds_faults_cleared",
+                "seconds_settled", "seconds_to_settle_after_faults", "deliveries"):
         print(f"{key}: {result[key]}")
     print("sandbox answers:", {s: {k: v for k, v in st.items() if k in ("requests", "429", "errors", "dropped")}
                                for s, st in result["sandbox_stats"].items()})

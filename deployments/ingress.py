@@ -22,7 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from connectors import signing
-from flows.starter import RunStarter
+from flows.burst import Batcher, BurstDetector
+from flows.starter import EventRef, RunStarter
 from models import inbox
 from models.fsm_events import FieldEvent
 from models.job_upsert import SnapshotRejected
@@ -34,18 +35,31 @@ SOURCE = "open-api"
 
 
 class RunLauncher:
-    """Starts flow runs for stored events on a small thread pool, after the sender has its answer."""
+    """Starts flow runs for stored events on a small thread pool, after the sender has its answer: one
+    `job-closed` run per event, or — while events arrive at burst rate — one bulk run per batch (flows/burst.py)."""
 
-    def __init__(self, engine: Engine, starter: RunStarter | None, workers: int = 4) -> None:
+    def __init__(self, engine: Engine, starter: RunStarter | None, settings: FieldbridgeSettings,
+                 workers: int = 4) -> None:
         self.engine = engine
         self.starter = starter
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run-launcher")
+        self._burst = BurstDetector(settings.burst_threshold, settings.burst_window_seconds)
+        self._batcher = (Batcher(engine, starter, settings.burst_batch_size, settings.burst_linger_seconds)
+                         if starter is not None and settings.burst_threshold > 0 else None)
 
     def launch(self, receipt: inbox.Receipt) -> None:
-        if self.starter is not None and receipt.needs_run:
-            self._pool.submit(self.starter.start_for_event, self.engine, SOURCE, receipt.event_id, receipt.job_id)
+        # a redelivery starts nothing: its event's run was started (or batched) on the first delivery, and one
+        # whose start failed is the sweeper's — a second start here could run a batched event twice
+        if self.starter is None or not receipt.needs_run or receipt.duplicate:
+            return
+        if self._batcher is not None and self._burst.observe():
+            self._batcher.add(EventRef(SOURCE, receipt.event_id, receipt.job_id))
+            return
+        self._pool.submit(self.starter.start_for_event, self.engine, SOURCE, receipt.event_id, receipt.job_id)
 
     def shutdown(self) -> None:
+        if self._batcher is not None:
+            self._batcher.shutdown()
         self._pool.shutdown(wait=True)
 
 
@@ -122,7 +136,7 @@ def create_app(settings: FieldbridgeSettings | None = None, engine: Engine | Non
         raise ValueError("FIELDBRIDGE_INGRESS_SECRETS is not set: the ingress refuses to run without a signing "
                          "secret (comma-separated; any one verifies)")
     limit = settings.ingress_max_body_bytes
-    launcher = RunLauncher(engine, starter)
+    launcher = RunLauncher(engine, starter, settings)
     app = FastAPI(title="fieldbridge open API", version="1",
                   description="Field-service systems post job events here; see docs/ingress.md.")
     app.state.launcher = launcher

@@ -74,9 +74,51 @@ def events_all(posted: dict[str, dict[str, Any]], label: str) -> dict[str, Any]:
     return {job_id: bulk.one_at_a_time(deliver_events, job_id, results) for job_id, results in posted.items()}
 
 
+@task(name="bulk-handoff", task_run_name="handoff-{label}", tags=["events"])
+def hand_off(events: list[list[str]], unfinished: list[str], label: str) -> dict[str, str]:
+    """Each job the batch did not post gets the `job-closed` run its newest event would have had: retries,
+    re-drives, quarantine alerts and reruns then work per job as on the real-time path. A start that fails
+    gives the event back to the sweeper. Job id → what happens next."""
+    from flows.starter import RunStarter
+    from models import inbox
+
+    engine = get_runtime().engine
+    newest = {job_id: (source, event_id) for source, event_id, job_id in events}
+    starter, nxt = RunStarter(), {}
+    for job_id in unfinished:
+        if job_id not in newest:
+            continue
+        source, event_id = newest[job_id]
+        run_id = starter.start_for_event(engine, source, event_id, job_id)
+        if run_id is None:
+            inbox.release(engine, source, event_id, "the bulk run could not start this job's own run")
+            nxt[job_id] = "waits for the sweeper"
+        else:
+            nxt[job_id] = f"job-closed run {run_id}"
+    return nxt
+
+
 @flow(name="bulk-job-closed", flow_run_name=_run_name, log_prints=False)
-def bulk_job_closed(job_ids: list[str], label: str | None = None) -> dict[str, Any] | State:
-    """Validate every job, then write the three branches concurrently, each in batches."""
+def bulk_job_closed(job_ids: list[str], label: str | None = None,
+                    events: list[list[str]] | None = None) -> dict[str, Any] | State:
+    """Validate every job, then write the three branches concurrently, each in batches.
+
+    `events` ([source, event id, job id], set for a burst from the ingress or the sweeper): every job not
+    posted is handed to its own `job-closed` run (flows/burst.py)."""
+    from connectors.contract.errors import is_retryable
+    from flows.job_closed import TRANSIENT_STATE
+
+    try:
+        return _bulk_job_closed(job_ids, label, events)
+    except Exception as exc:
+        if not is_retryable(exc):
+            raise
+        # the database or the Prefect API went away outside the per-job handling: the sweeper runs it again
+        return Failed(name=TRANSIENT_STATE, message=f"batch {label or len(job_ids)}: {type(exc).__name__}: {exc} — "
+                      "will be retried automatically", data=exc)
+
+
+def _bulk_job_closed(job_ids: list[str], label: str | None, events: list[list[str]] | None) -> dict[str, Any] | State:
     logger = get_run_logger()
     rt = get_runtime()
     name = label or f"{len(job_ids)}-jobs"
@@ -87,10 +129,14 @@ def bulk_job_closed(job_ids: list[str], label: str | None = None) -> dict[str, A
     results = {b: f.result() for b, f in futures.items()}
     posted = {j: {b: results[b][j] for b in BRANCHES} for j in valid
               if not any(bulk.failed(results[b][j]) for b in BRANCHES)}
-    events: dict[str, Any] = {}
+    delivered: dict[str, Any] = {}
     if rt.events is not None and posted:
-        events = events_all.with_options(tags=["events", rt.events.system]).submit(posted, name).result()
-    rows = [_row(j, verdicts[j], {b: results[b].get(j) for b in BRANCHES}, events.get(j)) for j in job_ids]
+        delivered = events_all.with_options(tags=["events", rt.events.system]).submit(posted, name).result()
+    rows = [_row(j, verdicts[j], {b: results[b].get(j) for b in BRANCHES}, delivered.get(j)) for j in job_ids]
+    if events:
+        nxt = hand_off(events, [r["job"] for r in rows if r["state"] != "posted"], name)
+        for row in rows:
+            row["next"] = nxt.get(row["job"], "")
     create_table_artifact(key="bulk-outcome", table=rows, description=f"Batch {name}: how each job ended")
     counts = {s: sum(r["state"] == s for r in rows) for s in ("posted", "quarantined", "failed")}
     logger.info("batch %s: %d posted, %d quarantined, %d failed", name, counts["posted"], counts["quarantined"],
@@ -100,6 +146,10 @@ def bulk_job_closed(job_ids: list[str], label: str | None = None) -> dict[str, A
         problems = [r for r in rows if r["state"] != "posted"]
         create_markdown_artifact(markdown=_problems_markdown(name, problems), key="bulk-problems",
                                  description=f"Batch {name}: the jobs that need a rerun or a person")
+        if events:  # nobody needs to act on the batch: each job's own run says how it ends
+            return Completed(name="HandedOff", data=outcome, message=f"batch {name}: {counts['posted']} of "
+                             f"{len(rows)} posted; {len(problems)} handed to their own job-closed runs "
+                             "(see the bulk-outcome table)")
         return Failed(name="Partial", data=outcome, message=f"batch {name}: {counts['posted']} of {len(rows)} "
                       f"posted, {counts['quarantined']} quarantined, {counts['failed']} failed — see the "
                       "bulk-problems artifact; `fieldbridge run JOB` reruns one job alone")
@@ -131,7 +181,9 @@ def _row(job_id: str, verdict: Any, results: dict[str, Any], events: dict[str, A
 def _problems_markdown(name: str, problems: list[dict[str, Any]]) -> str:
     lines = [f"# Batch {name}: {len(problems)} job(s) not posted", "",
              "Quarantined jobs need their data fixed in the field-service system; failed jobs can be rerun alone "
-             "with `fieldbridge run JOB` (what the batch already wrote is not written again).", "",
-             "| job | state | why |", "|---|---|---|"]
-    lines += [f"| {p['job']} | {p['state']} | {str(p['problem']).replace('|', '/')[:300]} |" for p in problems]
+             "with `fieldbridge run JOB` (what the batch already wrote is not written again). Jobs of a burst were "
+             "handed to their own `job-closed` run (the `next` column), which retries and alerts by itself.", "",
+             "| job | state | why | next |", "|---|---|---|---|"]
+    lines += [f"| {p['job']} | {p['state']} | {str(p['problem']).replace('|', '/')[:300]} | {p.get('next', '')} |"
+              for p in problems]
     return "\n".join(lines)

@@ -16,8 +16,9 @@ from uuid import UUID
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
+from flows.burst import start_backlog
 from flows.logs import route_fieldbridge_logs
-from flows.starter import RunStarter
+from flows.starter import EventRef, RunStarter
 from models import inbox
 from tasks.runtime import get_runtime
 
@@ -104,11 +105,9 @@ def ingress_sweeper(older_than_seconds: float = 30.0) -> dict[str, Any]:
     logger = get_run_logger()
     rt = get_runtime()
     starter = RunStarter()
-    rows = []
-    for event in inbox.due_for_run(rt.engine, older_than_seconds):
-        run_id = starter.start_for_event(rt.engine, event.source, event.event_id, event.job_id)
-        rows.append({"event": event.event_id, "job": event.job_id, "flow_run": run_id or "-",
-                     "outcome": "started" if run_id else "still waiting (Prefect unreachable?)"})
+    settings = rt.settings
+    due = [EventRef(e.source, e.event_id, e.job_id) for e in inbox.due_for_run(rt.engine, older_than_seconds)]
+    rows = start_backlog(rt.engine, starter, due, settings.burst_threshold, settings.burst_batch_size)
     redriven = redrive(rt.engine)
     if rows or redriven:
         create_table_artifact(

@@ -22,6 +22,23 @@ def idempotency_key(engine: Any, source: str, event_id: str) -> str:
     return f"{inbox.installation_id(engine)}:{source}:{event_id}"
 
 
+@dataclass(frozen=True)
+class EventRef:
+    """An inbox event as runs name it."""
+
+    source: str
+    event_id: str
+    job_id: str
+
+
+def bulk_idempotency_key(engine: Any, events: list[EventRef]) -> str:
+    """The same batch of events always finds the same bulk run (a restarted batcher, a racing sweeper)."""
+    import hashlib
+
+    digest = hashlib.sha256("\n".join(sorted(f"{e.source}:{e.event_id}" for e in events)).encode()).hexdigest()
+    return f"{inbox.installation_id(engine)}:bulk:{digest[:32]}"
+
+
 @dataclass
 class RunStarter:
     """Creates the deployment's flow run; `on_created` hears of each run (the warm executor claims it at once)."""
@@ -29,6 +46,7 @@ class RunStarter:
     deployment: str = field(default_factory=lambda: get_settings().job_closed_deployment)
     on_created: Callable[[str], None] | None = None
     api_url: str | None = None  # a specific Prefect API (default: this process's PREFECT_API_URL)
+    bulk_deployment: str = field(default_factory=lambda: get_settings().bulk_job_closed_deployment)
 
     def start(self, job_id: str, *, key: str, parameters: dict[str, Any] | None = None,
               tags: list[str] | None = None) -> str:
@@ -43,6 +61,35 @@ class RunStarter:
             run = run_deployment(self.deployment, parameters={"job_id": job_id, **(parameters or {})}, timeout=0,
                                  idempotency_key=key, as_subflow=False, tags=tags)
         run_id = str(run.id)
+        if self.on_created is not None:
+            self.on_created(run_id)
+        return run_id
+
+    def start_bulk_for_events(self, engine: Any, events: list[EventRef]) -> str | None:
+        """One `bulk-job-closed` run for a batch of inbox events (a burst); each event records that run. On
+        failure the events stay without a run, and the sweeper starts them later."""
+        from contextlib import nullcontext
+
+        from prefect.deployments import run_deployment
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        jobs = list(dict.fromkeys(e.job_id for e in events))
+        parameters = {"job_ids": jobs, "label": f"burst-{jobs[0]}-to-{jobs[-1]}-{len(jobs)}-jobs",
+                      "events": [[e.source, e.event_id, e.job_id] for e in events]}
+        scope = temporary_settings({PREFECT_API_URL: self.api_url}) if self.api_url else nullcontext()
+        try:
+            with scope:
+                run = run_deployment(self.bulk_deployment, parameters=parameters, timeout=0, as_subflow=False,
+                                     idempotency_key=bulk_idempotency_key(engine, events), tags=["burst"])
+        except Exception as exc:  # Prefect down or refusing: the events are stored, the sweeper retries
+            log.warning("could not start the bulk run for %d event(s) (%s … %s): %s; the sweeper will retry",
+                        len(events), jobs[0], jobs[-1], exc)
+            for e in events:
+                inbox.mark_start_failed(engine, e.source, e.event_id, f"{type(exc).__name__}: {exc}")
+            return None
+        run_id = str(run.id)
+        inbox.mark_many_started(engine, [(e.source, e.event_id) for e in events], run_id)
+        log.info("burst: %d event(s) of %d job(s) go through bulk run %s", len(events), len(jobs), run_id)
         if self.on_created is not None:
             self.on_created(run_id)
         return run_id

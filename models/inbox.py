@@ -162,6 +162,26 @@ def mark_started(engine: Engine, source: str, event_id: str, flow_run_id: str) -
         s.commit()
 
 
+def mark_many_started(engine: Engine, keys: list[tuple[str, str]], flow_run_id: str) -> None:
+    """Several events handled by one run (a bulk run of a burst)."""
+    if not keys:
+        return
+    with Session(engine) as s:
+        for source in {src for src, _ in keys}:
+            ids = [event_id for src, event_id in keys if src == source]
+            s.exec(update(InboxEvent).where(InboxEvent.source == source, InboxEvent.event_id.in_(ids))  # type: ignore[call-overload, attr-defined]
+                   .values(status=InboxStatus.STARTED, flow_run_id=flow_run_id, run_started_at=_now(), last_error=None))
+        s.commit()
+
+
+def release(engine: Engine, source: str, event_id: str, error: str) -> None:
+    """Back to waiting for a run (the sweeper starts one): the run it had could not finish it nor hand it on."""
+    with Session(engine) as s:
+        s.exec(update(InboxEvent).where(InboxEvent.source == source, InboxEvent.event_id == event_id)  # type: ignore[call-overload]
+               .values(status=InboxStatus.RECEIVED, flow_run_id=None, last_error=error[:2000]))
+        s.commit()
+
+
 def mark_start_failed(engine: Engine, source: str, event_id: str, error: str) -> None:
     with Session(engine) as s:
         s.exec(update(InboxEvent).where(InboxEvent.source == source, InboxEvent.event_id == event_id)  # type: ignore[call-overload]

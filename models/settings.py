@@ -57,6 +57,14 @@ class FieldbridgeSettings(BaseSettings):
 
     # how runs are started and executed
     job_closed_deployment: str = "job-closed/job-closed"
+    bulk_job_closed_deployment: str = "bulk-job-closed/bulk-job-closed"
+    # bursts (flows/burst.py): when at least `burst_threshold` closed jobs arrive within `burst_window_seconds`
+    # (a day imported late, a backlog the sweeper finds), they go through one bulk run per `burst_batch_size`
+    # events, started once `burst_linger_seconds` passed without the batch filling; 0 turns bursts off
+    burst_threshold: int = 30
+    burst_window_seconds: float = 60.0
+    burst_batch_size: int = 300
+    burst_linger_seconds: float = 5.0
     executor_workers: int = 4  # flow runs `fieldbridge serve` executes at once
     # a run that failed only for transient reasons runs again after base, 2×base, 4×base … (at most 15 × base)
     redrive_base_seconds: float = 60.0
