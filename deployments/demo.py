@@ -39,10 +39,11 @@ def _port_free(port: int) -> bool:
 def company_for(settings: FieldbridgeSettings, jobs: int) -> demo_data.DemoCompany:
     """The demo company with ids shaped as the configured payroll and accounting systems shape them."""
     roles = sandboxes.configured(settings)
-    payroll, accounting = roles["payroll"], roles["accounting"]
+    payroll, accounting, hr = roles["payroll"], roles["accounting"], roles.get("hr")
     return demo_data.generate(jobs=jobs, accounting_system=accounting.name,
                               payroll_id=payroll.demo_id or demo_data.default_id,
-                              vendor_id=accounting.demo_id or demo_data.default_id)
+                              vendor_id=accounting.demo_id or demo_data.default_id,
+                              hr_id=(hr.demo_id if hr is not None and hr.demo_id else demo_data.default_hr_id))
 
 
 def prepare_company(settings: FieldbridgeSettings, jobs: int) -> demo_data.DemoCompany:

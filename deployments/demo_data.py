@@ -73,9 +73,14 @@ class DemoCompany:
     accounting_system: str | None = None  # whose ids those are (None: link none)
 
 
+def default_hr_id(kind: str, n: int) -> str:
+    """An HR employee id when no HR system is configured (the FSM's own numbering)."""
+    return f"EMP-{100 + n}"
+
+
 def generate(jobs: int = 30, seed: int = 1042, day: date = DEMO_DAY, *, accounting_system: str | None = None,
              vendor_id: Callable[[str, int], str] = default_id, payroll_id: Callable[[str, int], str] = default_id,
-             ) -> DemoCompany:
+             hr_id: Callable[[str, int], str] | None = None) -> DemoCompany:
     """The company; `payroll_id` / `vendor_id` give employee and accounting-customer ids in the shape the
     configured payroll and accounting systems use (a Gusto uuid, a BambooHR number, a Xero ContactID)."""
     rng = random.Random(seed)
@@ -84,7 +89,7 @@ def generate(jobs: int = 30, seed: int = 1042, day: date = DEMO_DAY, *, accounti
                    email=f"{FIRST[n - 1].lower()}@bayside.example",
                    timezone=TZ, hourly_rate=Decimal(rng.choice(["28.00", "32.50", "36.00", "41.25"])),
                    bill_rate=Decimal(rng.choice(["95.00", "110.00", "125.00", "145.00"])),
-                   payroll_id=payroll_id("employee", n), hr_id=f"EMP-{100 + n}")
+                   payroll_id=payroll_id("employee", n), hr_id=(hr_id or default_hr_id)("employee", n))
         for n in range(1, 11)
     ]
     customers, sites = [], []

@@ -26,7 +26,8 @@ from models.settings import FieldbridgeSettings
 def configured(settings: FieldbridgeSettings) -> dict[Role, ConnectorPlugin]:
     """The plugin playing each role under these settings (custom systems' events only when configured)."""
     names: dict[Role, str | None] = {"crm": settings.crm_system, "payroll": settings.payroll_system,
-                                     "accounting": settings.accounting_system, "events": settings.events_system}
+                                     "accounting": settings.accounting_system, "events": settings.events_system,
+                                     "hr": settings.hr_system}
     return {role: get_plugin(name, role) for role, name in names.items() if name}
 
 
@@ -86,8 +87,10 @@ def start_all(settings: FieldbridgeSettings, faults: FaultConfig | None = None, 
     for role, plugin in configured(settings).items():
         if plugin.sandbox is None:
             continue  # a connector without an emulator talks to its real system (or, like Casebook, is local)
-        sandbox = build(plugin.name, faults, state_dir)
         running.roles[role] = plugin.name
+        if plugin.name in running.sandboxes:
+            continue  # one system playing two roles (BambooHR as payroll and HR): one sandbox
+        sandbox = build(plugin.name, faults, state_dir)
         running.sandboxes[plugin.name] = sandbox
         running.servers[plugin.name] = SandboxServer(sandbox.asgi(), port=(ports or {}).get(role, 0)).start()
     return running
@@ -96,7 +99,8 @@ def start_all(settings: FieldbridgeSettings, faults: FaultConfig | None = None, 
 def demo_seed(company: DemoCompany) -> DemoSeed:
     by_id = {c.id: c for c in company.customers}
     return DemoSeed(
-        technicians=tuple(DemoTechnician(t.id, t.name, t.email, t.payroll_id or "") for t in company.technicians),
+        technicians=tuple(DemoTechnician(t.id, t.name, t.email, t.payroll_id or "", t.hr_id or "")
+                          for t in company.technicians),
         accounting_customers=tuple(DemoCustomer(cid, by_id[cid].name, by_id[cid].email, vendor_id)
                                    for cid, vendor_id in company.accounting_customers.items()),
     )
@@ -109,9 +113,12 @@ def seed(company: DemoCompany, settings: FieldbridgeSettings) -> None:
 
     plugins_by_role = configured(settings)
     seed_data = demo_seed(company)
-    for role in ("payroll", "accounting"):
-        plugin = plugins_by_role[role]
-        if plugin.seed_sandbox is not None and plugin.sandbox is not None:
+    seeded = set()
+    for role in ("payroll", "accounting", "hr"):
+        plugin = plugins_by_role.get(role)
+        if plugin is not None and plugin.name not in seeded and plugin.seed_sandbox is not None \
+                and plugin.sandbox is not None:
+            seeded.add(plugin.name)
             vendor = plugin.load_settings()
             plugin.seed_sandbox(_base_url(vendor), vendor, seed_data)
     crm = connect(plugins_by_role["crm"], core=settings)

@@ -15,6 +15,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 import models.canonical
 import models.integration
+import models.schedule
 import models.token_store  # noqa: F401  (register the tables)
 from connectors.contract.errors import register_transient
 from models import migrate

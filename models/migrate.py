@@ -44,6 +44,7 @@ from sqlmodel.sql.sqltypes import AutoString
 import models.canonical
 import models.integration
 import models.rate_budget
+import models.schedule
 import models.token_store  # noqa: F401
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")

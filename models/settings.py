@@ -5,6 +5,7 @@ Secrets are `SecretStr` so they never print in logs, reprs or artifacts.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -43,6 +44,7 @@ class FieldbridgeSettings(BaseSettings):
     crm_system: str = "hubspot"
     payroll_system: str = "gusto"
     accounting_system: str = "quickbooks"
+    hr_system: str | None = None  # a connector playing "hr": technicians' time off → availability (bamboohr)
     events_system: str | None = None  # a connector playing "events" (custom systems' webhooks), or none
     labour_item_code: str = "LABOUR"  # the accounting item (where items exist) labour lines post against
     send_invoices: bool = True  # email each invoice to the customer once it is created
@@ -54,6 +56,11 @@ class FieldbridgeSettings(BaseSettings):
     ingress_port: int = 8700
     ingress_tolerance_seconds: int = 300
     ingress_max_body_bytes: int = 1_048_576
+
+    # the schedule: hours of a technician's working day (a partial leave leaves the rest of it), and how far
+    # ahead hr_availability reads time off
+    workday_hours: Decimal = Decimal("8")
+    availability_days_ahead: int = 60
 
     # how runs are started and executed
     job_closed_deployment: str = "job-closed/job-closed"

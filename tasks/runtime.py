@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from connectors.contract import (
     CRM,
+    HR,
     Accounting,
     ConnectContext,
     ConnectorPlugin,
@@ -54,9 +55,10 @@ class Runtime:
     payroll: Payroll
     accounting: Accounting
     events: EventSink | None = None  # custom systems subscribed to fieldbridge's events
+    hr: HR | None = None  # where technicians' time off comes from (availability)
 
-    def connectors(self) -> list[CRM | Payroll | Accounting | EventSink]:
-        return [c for c in (self.crm, self.payroll, self.accounting, self.events) if c is not None]
+    def connectors(self) -> list[CRM | Payroll | Accounting | EventSink | HR]:
+        return [c for c in (self.crm, self.payroll, self.accounting, self.events, self.hr) if c is not None]
 
 
 def share_rate_budgets(core: FieldbridgeSettings, engine: Engine) -> bool:
@@ -111,6 +113,8 @@ def get_runtime() -> Runtime:
                                    engine=engine),
                 events=connect(get_plugin(settings.events_system, "events"), core=settings, engine=engine)
                 if settings.events_system else None,
+                hr=connect(get_plugin(settings.hr_system, "hr"), core=settings, engine=engine)
+                if settings.hr_system else None,
             )
         return _runtime
 

@@ -36,8 +36,9 @@ def _sandbox_env(url: str, settings: VendorSettings) -> dict[str, str]:
 
 
 def _seed_sandbox(url: str, settings: VendorSettings, seed: DemoSeed) -> None:
-    docs = [{"id": int(t.payroll_id), "firstName": t.name.split()[0], "lastName": t.name.split()[-1],
-             "workEmail": t.email} for t in seed.technicians]
+    # BambooHR may be payroll, HR or both: each technician's numeric ids are its employees
+    docs = [{"id": int(i), "firstName": t.name.split()[0], "lastName": t.name.split()[-1], "workEmail": t.email}
+            for t in seed.technicians for i in dict.fromkeys((t.payroll_id, t.hr_id)) if i and i.isdigit()]
     httpx.post(f"{url}/_sandbox/seed/employees", json={"id_field": "id", "docs": docs}, timeout=20).raise_for_status()
 
 

@@ -129,4 +129,6 @@ def _time_off(row: dict[str, Any]) -> TimeOff:
                    kind=str((row.get("type") or {}).get("name", "")),
                    status=str((row.get("status") or {}).get("status", "")),
                    amount=Decimal(str(amount)) if amount is not None else None,
-                   unit=(row.get("amount") or {}).get("unit"))
+                   unit=(row.get("amount") or {}).get("unit"),
+                   days=tuple(sorted((date.fromisoformat(d), Decimal(str(n)))
+                                     for d, n in (row.get("dates") or {}).items())))

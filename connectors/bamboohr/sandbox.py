@@ -245,20 +245,37 @@ def create_app(api_key: str = "bamboo-sandbox-key", faults: FaultConfig | None =
         rows.sort(key=lambda r: r["start"])
         return ExactJSONResponse(rows) if wants_json(request) else _xml(rows, "calendar", "item")
 
+    @app.put("/api/v1/time_off/requests/{request_id}/status")
+    async def change_time_off_status(request_id: str, request: Request) -> Response:
+        """Approve, deny or cancel a request (BambooHR: `{"status": "canceled", "note": …}`)."""
+        body = await read_json(request) or {}
+        doc = store.get("time_off", request_id)
+        if doc is None:
+            return header_error(404, "Time off request not found")
+        status = body.get("status")
+        if status not in ("approved", "denied", "declined", "canceled", "cancelled", "requested"):
+            return header_error(400, "Invalid status")
+        doc["status"] = {**doc["status"], "status": {"declined": "denied", "cancelled": "canceled"}.get(status, status),
+                         "lastChanged": datetime.now().date().isoformat()}
+        store.put("time_off", request_id, doc)
+        return Response(status_code=200)
+
     @app.post("/_sandbox/time-off")
     async def add_time_off(request: Request) -> ExactJSONResponse:
         """Seed a leave request the way an employee would file one (tests and the demo)."""
         body = await read_json(request) or {}
         today = datetime.now().date().isoformat()
         first, last = date.fromisoformat(body["start"]), date.fromisoformat(body["end"])
+        unit, per_day = body.get("unit", "days"), body.get("per_day", 1)  # e.g. unit "hours", per_day 4
+        days = {(first + timedelta(days=n)).isoformat(): per_day for n in range((last - first).days + 1)}
         doc = {"id": store.next_id("time_off", start=1), "employeeId": int(body["employeeId"]),
                "name": body.get("name", ""), "start": body["start"], "end": body["end"], "created": today,
                "status": {"lastChanged": today, "lastChangedByUserId": 2369, "status": body.get("status", "approved")},
                "type": {"id": 78, "name": body.get("type", "Vacation"), "icon": "palm-trees"},
-               "amount": {"unit": "days", "amount": Decimal(str(body.get("amount", "1")))},
+               "amount": {"unit": unit, "amount": Decimal(str(body.get("amount", sum(days.values()))))},
                "actions": {"view": True, "edit": True, "cancel": True, "approve": False, "deny": False,
                            "bypass": False},
-               "dates": {(first + timedelta(days=n)).isoformat(): 1 for n in range((last - first).days + 1)},
+               "dates": days,
                "notes": {"employee": body.get("note", ""), "manager": ""}}
         store.put("time_off", str(doc["id"]), doc)
         return ExactJSONResponse(doc)

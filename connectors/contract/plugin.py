@@ -99,6 +99,7 @@ class DemoTechnician:
     name: str
     email: str
     payroll_id: str
+    hr_id: str = ""  # the HR system's employee id, when one is configured
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,7 @@ class TimeOff:
     status: str  # approved | requested | denied | canceled | superceded
     amount: Decimal | None = None
     unit: str | None = None  # days | hours
+    days: tuple[tuple[date, Decimal], ...] = ()  # per day, in `unit` (a half day, 4 hours …); () = every day whole
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,137 @@
+"""The schedule: time off from HR (over the wire, BambooHR's sandbox) blocks a technician's days — whole or
+partial — a cancelled leave frees them, visits that now fall on a leave are listed for the dispatcher, and
+dispatch refuses leave and double booking unless forced."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from models.canonical import Job, JobStatus
+from tasks.dispatch import DispatchRefused, assign
+from tests.conftest import World, make_world
+
+LA = ZoneInfo("America/Los_Angeles")
+
+
+def at(day: int, hour: int) -> datetime:
+    return datetime(2026, 12, day, hour, tzinfo=LA)
+
+
+@pytest.fixture
+def hr_world(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    from tasks.runtime import reset_runtime
+
+    monkeypatch.setenv("FIELDBRIDGE_HR_SYSTEM", "bamboohr")
+    w = make_world(tmp_path, monkeypatch)
+    with Session(w.runtime.engine) as s:  # jobs still to visit (the demo's jobs are all closed)
+        template = s.get(Job, "J1001")
+        for n in (1, 2, 3):
+            s.add(Job(id=f"S{n}", customer_id=template.customer_id, site_id=template.site_id,
+                      status=JobStatus.SCHEDULED, description=f"Boiler service {n}"))
+        s.commit()
+    yield w
+    reset_runtime()
+    w.sandboxes.stop()
+
+
+def _bamboo(world: World) -> tuple[str, tuple[str, str]]:
+    from connectors.registry import get_plugin
+
+    key = get_plugin("bamboohr").load_settings().api_key.get_secret_value()
+    return world.sandboxes.url("bamboohr"), (key, "x")
+
+
+def _file_leave(world: World, employee: str, start: str, end: str, **kw: Any) -> str:
+    url, _ = _bamboo(world)
+    answer = httpx.post(f"{url}/_sandbox/time-off", json={"employeeId": employee, "start": start, "end": end, **kw})
+    answer.raise_for_status()
+    return str(answer.json()["id"])
+
+
+def _hr_id(world: World, tech: str) -> str:
+    return next(t.hr_id for t in world.company.technicians if t.id == tech)
+
+
+def _assign(world: World, job: str, tech: str, start: datetime, end: datetime, force: bool = False) -> Any:
+    return assign(world.runtime.engine, job, tech, start, end, workday_hours=world.runtime.settings.workday_hours,
+                  force=force)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_leave_blocks_whole_and_partial_days_and_a_cancelled_leave_frees_them(hr_world: World) -> None:
+    from flows.hr_availability import hr_availability
+
+    world = hr_world
+    t01 = _hr_id(world, "T01")
+    assert t01.isdigit()  # BambooHR's employee numbers: the technician is found in HR by it
+    _assign(world, "S1", "T01", at(2, 9), at(2, 11))  # booked before the sick day was filed
+    sick = _file_leave(world, t01, "2026-12-02", "2026-12-02", type="Sick")
+    _file_leave(world, t01, "2026-12-03", "2026-12-03", unit="hours", per_day=4, type="Vacation")
+    _file_leave(world, "999", "2026-12-02", "2026-12-04")  # someone in HR who is not a technician
+    _file_leave(world, t01, "2026-12-07", "2026-12-07", status="requested")  # not approved: not away
+
+    result = hr_availability()
+    assert sorted(result["added"]) == ["T01 2026-12-02 (Sick, all day)", "T01 2026-12-03 (Vacation, 4 h away)"]
+    assert result["unknown_employees"] == ["999"]
+    [conflict] = result["conflicts"]
+    assert conflict["job"] == "S1" and conflict["technician"] == "T01" and "on leave (Sick)" in conflict["why"]
+
+    with pytest.raises(DispatchRefused, match=r"T01 cannot take job S2: on leave \(Sick\) on 2026-12-02"):
+        _assign(world, "S2", "T01", at(2, 13), at(2, 15))
+    _assign(world, "S2", "T01", at(3, 9), at(3, 12))  # 3 h of the 4 the half day leaves
+    with pytest.raises(DispatchRefused, match=r"4 h left, the visit needs 5.00 h"):
+        _assign(world, "S3", "T01", at(3, 8), at(3, 13))
+    forced = _assign(world, "S3", "T02", at(3, 9), at(3, 10))
+    assert not forced.forced
+
+    url, auth = _bamboo(world)  # the employee recovers; HR cancels the sick day
+    httpx.put(f"{url}/api/v1/time_off/requests/{sick}/status", json={"status": "canceled"}, auth=auth,
+              headers={"Accept": "application/json"}).raise_for_status()
+    again = hr_availability()
+    assert again["removed"] == ["T01 2026-12-02 (Sick, all day)"] and again["added"] == []
+    assert again["unchanged"] == 1 and again["conflicts"] == []
+    _assign(world, "S3", "T01", at(2, 13), at(2, 15))  # free again
+
+
+def test_dispatch_refuses_double_booking_unless_forced_and_the_cli_says_why(hr_world: World) -> None:
+    from deployments.cli import app
+
+    world = hr_world
+    _assign(world, "S1", "T02", at(4, 9), at(4, 12))
+    with pytest.raises(DispatchRefused, match="already visiting job S1"):
+        _assign(world, "S2", "T02", at(4, 11), at(4, 13))
+    assert _assign(world, "S2", "T02", at(4, 11), at(4, 13), force=True).forced
+    _assign(world, "S1", "T02", at(4, 8), at(4, 10))  # moving a visit does not collide with itself
+
+    runner = CliRunner()
+    refused = runner.invoke(app, ["dispatch", "assign", "S3", "T02", "--start", "2026-12-04T09:30",
+                                  "--end", "2026-12-04T10:30"])
+    assert refused.exit_code == 2 and "already visiting job S1" in refused.output and "--force" in refused.output
+    ok = runner.invoke(app, ["dispatch", "assign", "S3", "T03", "--start", "2026-12-04T09:30",
+                             "--end", "2026-12-04T10:30"])
+    assert ok.exit_code == 0 and "T03 visits S3 2026-12-04 09:30–10:30" in ok.output
+    closed = runner.invoke(app, ["dispatch", "assign", "J1001", "T03", "--start", "2026-12-05T09:00",
+                                 "--end", "2026-12-05T10:00"])
+    assert closed.exit_code == 2 and "job J1001 is closed" in closed.output
+    backwards = runner.invoke(app, ["dispatch", "assign", "S3", "T04", "--start", "2026-12-05T10:00",
+                                    "--end", "2026-12-05T09:00"])
+    assert backwards.exit_code == 2 and "before it starts" in backwards.output
+    day = runner.invoke(app, ["schedule", "--date", "2026-12-04"])
+    assert day.exit_code == 0, day.output
+    lines = day.output.splitlines()
+    assert lines[0] == "2026-12-04 (America/Los_Angeles)"
+    t02 = [ln for ln in lines if "S1" in ln or "S2" in ln]
+    assert t02[0].split()[:2] == ["T02", next(t.name for t in world.company.technicians if t.id == "T02").split()[0]]
+    assert "08:00–10:00 S1" in t02[0] and "11:00–13:00 S2" in t02[1] and "[forced]" in t02[1]
+    assert any("09:30–10:30 S3" in ln for ln in lines)
+    assert runner.invoke(app, ["schedule", "--date", "Tuesday"]).exit_code == 2
+    assert runner.invoke(app, ["dispatch", "unassign", "S3", "T03"]).exit_code == 0
+    assert not any("S3" in ln for ln in runner.invoke(app, ["schedule", "--date", "2026-12-04"]).output.splitlines())
