@@ -1,7 +1,8 @@
 """`fieldbridge dispatch assign|unassign`, `fieldbridge schedule`, `fieldbridge availability`: the schedule.
 
 Exit codes: 0 done; 2 refused (leave, double booking, unknown job or technician, bad times — nothing
-changed); 3 configuration (no HR system for `availability`).
+changed) or the CRM has no case for the job; 3 configuration (no HR system for `availability`); 4 the visit is
+saved but the CRM could not be updated now (run the same command again: the case is written once).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import typer
 
 EXIT_REFUSED = 2
 EXIT_CONFIG = 3
+EXIT_TRANSIENT = 4
 
 dispatch_app = typer.Typer(help="Assign technicians to jobs (refuses leave and double booking).", no_args_is_help=True)
 
@@ -71,16 +73,38 @@ def assign_command(
     typer.echo(f"{visit.technician_id} visits {visit.job_id} {visit.start.astimezone(tz):%Y-%m-%d %H:%M}–"
                f"{visit.end.astimezone(tz):%H:%M} ({settings.company_timezone})"
                + (" — forced over a conflict" if visit.forced else ""))
+    _show_on_case(visit)
+
+
+def _show_on_case(visit: object) -> None:
+    """The CRM case shows the assignment; a failure leaves the schedule as saved and says how to finish."""
+    from connectors.contract.errors import is_retryable
+    from tasks.dispatch import show_on_case
+    from tasks.runtime import get_runtime
+
+    rt = get_runtime()
+    try:
+        case_id = show_on_case(rt, visit)
+    except Exception as exc:
+        code = EXIT_TRANSIENT if is_retryable(exc) else EXIT_REFUSED
+        _fail(f"the schedule is saved, but the {rt.crm.system} case was not updated: {exc}"
+              + (" — run the same command again" if code == EXIT_TRANSIENT else ""), code)
+    if case_id is None:
+        typer.echo(f"({rt.crm.system} cannot show visits: the schedule is kept in fieldbridge only)")
+    else:
+        typer.echo(f"{rt.crm.system} case {case_id} shows the visit")
 
 
 @dispatch_app.command("unassign")
 def unassign_command(job: Annotated[str, typer.Argument()], technician: Annotated[str, typer.Argument()]) -> None:
     """Cancel TECHNICIAN's visit to JOB."""
-    from tasks.dispatch import unassign
+    from tasks.dispatch import get_visit, unassign
 
-    if not unassign(_engine(), job, technician):
+    engine = _engine()
+    if not unassign(engine, job, technician):
         _fail(f"{technician} has no scheduled visit to {job}", EXIT_REFUSED)
     typer.echo(f"{technician} no longer visits {job}")
+    _show_on_case(get_visit(engine, job, technician))
 
 
 def schedule_command(

@@ -1,7 +1,7 @@
 """Dispatch: put a technician on a job for a time window, refusing one who is on leave or double-booked.
 
-`assign` is what `fieldbridge dispatch assign` calls; `day_schedule` what `fieldbridge schedule` prints.
-The assignment is not written back to the CRM case yet (see docs/schedule.md).
+`assign` is what `fieldbridge dispatch assign` calls; `day_schedule` what `fieldbridge schedule` prints;
+`show_on_case` writes the assignment to the job's CRM case through the ledger (once per change of the visit).
 """
 
 from __future__ import annotations
@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pendulum
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from connectors.contract import CaseVisit, SchedulingCRM
 from models.canonical import Job, JobStatus, JobTechnician, Technician
 from models.schedule import Unavailability, Visit, VisitStatus
 from tasks.availability import blocking
@@ -68,6 +70,33 @@ def unassign(engine: Engine, job_id: str, technician_id: str) -> bool:
         s.add(visit)
         s.commit()
         return True
+
+
+def show_on_case(rt: Any, visit: Visit) -> str | None:
+    """Write the visit (or its cancellation) to the job's CRM case, exactly once per version of it; the case
+    id, or None when the configured CRM cannot show visits. Raises the CRM's error (nothing half-written: the
+    ledger retries the same write next time)."""
+    crm = rt.crm
+    if not isinstance(crm, SchedulingCRM):
+        return None
+    with Session(rt.engine) as s:
+        tech = s.get(Technician, visit.technician_id)
+    live = visit.status is VisitStatus.SCHEDULED
+    case = CaseVisit(visit.job_id, tech.name if tech else visit.technician_id,
+                     visit.start if live else None, visit.end if live else None)
+    outcome = rt.ledger.run(
+        f"{crm.system}:visit:{visit.id}", system=crm.system, kind="schedule_case", job_id=visit.job_id,
+        payload={"technician": case.technician, "start": case.start.isoformat() if case.start else None,
+                 "end": case.end.isoformat() if case.end else None},
+        lookup=lambda: None,  # a PATCH by the unique job id is idempotent: repeating it is the lookup
+        write=lambda _existing: crm.schedule_case(case),
+        summarize=lambda r: {"case_id": r.id}, mutable=True)
+    return outcome.vendor_id
+
+
+def get_visit(engine: Engine, job_id: str, technician_id: str) -> Visit | None:
+    with Session(engine, expire_on_commit=False) as s:
+        return s.get(Visit, f"{job_id}:{technician_id}")
 
 
 @dataclass(frozen=True)

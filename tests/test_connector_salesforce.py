@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -78,6 +78,25 @@ def test_open_resolve_and_find_a_case_by_its_external_id(sf: SfSandbox) -> None:
     [case] = sf.state("Case")
     assert (case["Status"], case["IsClosed"], case["Resolution__c"]) == ("Closed", True, "Replaced the pump")
     assert crm.find_case("J1001").status == "resolved" and crm.find_case("nope") is None
+
+
+def test_a_scheduled_visit_shows_on_the_case_and_a_cancellation_clears_it(sf: SfSandbox) -> None:
+    from connectors.contract import CaseVisit, SchedulingCRM
+
+    crm = sf.client()
+    assert isinstance(crm, SchedulingCRM)
+    opened = crm.open_case("J1001", "Dryer not draining", "Job J1001")
+    start = datetime(2026, 12, 2, 17, 0, tzinfo=UTC)
+    assert crm.schedule_case(CaseVisit("J1001", "Ana Reyes", start, start + timedelta(hours=2))).id == opened.id
+    [case] = sf.state("Case")
+    assert (case["FSM_Technician__c"], case["FSM_Visit_Start__c"], case["FSM_Visit_End__c"]) == (
+        "Ana Reyes", "2026-12-02T17:00:00.000+0000", "2026-12-02T19:00:00.000+0000")
+    crm.schedule_case(CaseVisit("J1001", "Ana Reyes", None, None))
+    [case] = sf.state("Case")
+    assert case["FSM_Technician__c"] is None and case["FSM_Visit_Start__c"] is None
+    with pytest.raises(DataError, match="no Salesforce Case has FSM_Job_Id__c=J404"):
+        crm.schedule_case(CaseVisit("J404", "Ana Reyes", start, start))  # updateOnly: never creates a Case
+    assert len(sf.state("Case")) == 1
 
 
 def test_resolving_a_job_without_a_case_is_a_data_error_and_creates_nothing(sf: SfSandbox) -> None:

@@ -37,6 +37,8 @@ def hr_world(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             s.add(Job(id=f"S{n}", customer_id=template.customer_id, site_id=template.site_id,
                       status=JobStatus.SCHEDULED, description=f"Boiler service {n}"))
         s.commit()
+    for n in (1, 2, 3):  # each came from a CRM case, where the dispatcher's assignment is shown
+        w.runtime.crm.open_case(f"S{n}", f"Boiler service {n}", f"Job S{n}")
     yield w
     reset_runtime()
     w.sandboxes.stop()
@@ -117,7 +119,17 @@ def test_dispatch_refuses_double_booking_unless_forced_and_the_cli_says_why(hr_w
     assert refused.exit_code == 2 and "already visiting job S1" in refused.output and "--force" in refused.output
     ok = runner.invoke(app, ["dispatch", "assign", "S3", "T03", "--start", "2026-12-04T09:30",
                              "--end", "2026-12-04T10:30"])
-    assert ok.exit_code == 0 and "T03 visits S3 2026-12-04 09:30–10:30" in ok.output
+    assert ok.exit_code == 0 and "T03 visits S3 2026-12-04 09:30–10:30" in ok.output, ok.output
+    [ticket] = [t for t in world.state("hubspot", "tickets") if t["properties"].get("fieldbridge_job_id") == "S3"]
+    assert f"hubspot case {ticket['id']} shows the visit" in ok.output
+    t03 = next(t.name for t in world.company.technicians if t.id == "T03")
+    assert ticket["properties"]["fieldbridge_technician"] == t03
+    assert ticket["properties"]["fieldbridge_visit_start"] == "2026-12-04T17:30:00.000Z"  # 09:30 in Los Angeles
+    effect = world.runtime.ledger.get("hubspot:visit:S3:T03")
+    assert effect.status.name == "DONE" and effect.attempts == 1
+    again = runner.invoke(app, ["dispatch", "assign", "S3", "T03", "--start", "2026-12-04T09:30",
+                                "--end", "2026-12-04T10:30"])
+    assert again.exit_code == 0 and world.runtime.ledger.get("hubspot:visit:S3:T03").attempts == 1  # not rewritten
     closed = runner.invoke(app, ["dispatch", "assign", "J1001", "T03", "--start", "2026-12-05T09:00",
                                  "--end", "2026-12-05T10:00"])
     assert closed.exit_code == 2 and "job J1001 is closed" in closed.output
@@ -134,4 +146,16 @@ def test_dispatch_refuses_double_booking_unless_forced_and_the_cli_says_why(hr_w
     assert any("09:30–10:30 S3" in ln for ln in lines)
     assert runner.invoke(app, ["schedule", "--date", "Tuesday"]).exit_code == 2
     assert runner.invoke(app, ["dispatch", "unassign", "S3", "T03"]).exit_code == 0
-    assert not any("S3" in ln for ln in runner.invoke(app, ["schedule", "--date", "2026-12-04"]).output.splitlines())
+    [ticket] = [t for t in world.state("hubspot", "tickets") if t["properties"].get("fieldbridge_job_id") == "S3"]
+    assert ticket["properties"]["fieldbridge_technician"] == "" and ticket["properties"]["fieldbridge_visit_start"] == ""
+    world.faults("hubspot", error_rate=1.0)  # the CRM is down: the schedule is saved, the command says so
+    down = runner.invoke(app, ["dispatch", "assign", "S3", "T04", "--start", "2026-12-04T14:00",
+                               "--end", "2026-12-04T15:00"])
+    assert down.exit_code == 4 and "the schedule is saved" in down.output and "run the same command again" in down.output
+    world.faults("hubspot", error_rate=0.0)
+    assert runner.invoke(app, ["dispatch", "assign", "S3", "T04", "--start", "2026-12-04T14:00",
+                               "--end", "2026-12-04T15:00"]).exit_code == 0
+    [ticket] = [t for t in world.state("hubspot", "tickets") if t["properties"].get("fieldbridge_job_id") == "S3"]
+    assert ticket["properties"]["fieldbridge_visit_start"] == "2026-12-04T22:00:00.000Z"
+    day = runner.invoke(app, ["schedule", "--date", "2026-12-04"]).output
+    assert "09:30–10:30 S3" not in day and "14:00–15:00 S3" in day  # T03's visit cancelled, T04's shown

@@ -39,6 +39,7 @@ from connectors.contract.records import (
     CaseNote,
     CaseResolution,
     CaseSummary,
+    CaseVisit,
     InvoiceDraft,
     InvoiceLine,
     InvoiceRequest,
@@ -61,6 +62,7 @@ from connectors.contract.roles import (
     EventSink,
     FieldService,
     Payroll,
+    SchedulingCRM,
 )
 
 __all__ = [
@@ -74,6 +76,7 @@ __all__ = [
     "CaseNote",
     "CaseResolution",
     "CaseSummary",
+    "CaseVisit",
     "ConfigError",
     "ConflictError",
     "ConnectContext",
@@ -102,6 +105,7 @@ __all__ = [
     "ResponseAction",
     "Role",
     "SandboxContext",
+    "SchedulingCRM",
     "TimeOff",
     "TimesheetDay",
     "TimesheetSummary",

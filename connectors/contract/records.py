@@ -28,6 +28,16 @@ class CaseResolution:
 
 
 @dataclass(frozen=True)
+class CaseVisit:
+    """A dispatcher's assignment, shown on the job's CRM case: who comes, when (None: the visit was cancelled)."""
+
+    job_id: str
+    technician: str  # the technician's name, as the customer's contact sees it
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass(frozen=True)
 class CaseNote:
     key: str  # deterministic, e.g. "note-N1042-1": the CRM's unique property value
     body: str

@@ -14,6 +14,7 @@ from connectors.contract.records import (
     CaseNote,
     CaseResolution,
     CaseSummary,
+    CaseVisit,
     InvoiceDraft,
     InvoiceRequest,
     InvoiceSummary,
@@ -151,6 +152,16 @@ class BatchAccounting(Accounting, Protocol):
     batch_limit: int
 
     def create_invoices(self, invoices: Sequence[InvoiceRequest]) -> list[BatchResult]: ...
+
+
+@runtime_checkable
+class SchedulingCRM(CRM, Protocol):
+    """A CRM that shows the dispatcher's assignment on the case (technician, visit window); a CRM without it
+    keeps the schedule in fieldbridge only."""
+
+    def schedule_case(self, visit: CaseVisit) -> VendorRecord:
+        """Set (or, with no start, clear) the case's scheduled visit; idempotent, never creates a case."""
+        ...
 
 
 @runtime_checkable

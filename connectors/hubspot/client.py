@@ -15,6 +15,7 @@ from connectors.contract import (
     CaseNote,
     CaseResolution,
     CaseSummary,
+    CaseVisit,
     ConflictError,
     DataError,
     NoteRequest,
@@ -88,6 +89,19 @@ class HubSpotCRM:
                 raise DataError(
                     self.system, f"no HubSpot ticket has {mapping.JOB_ID_PROPERTY}={case.job_id}", status=404
                 ) from exc
+            raise
+        return mapping.record(body, self.closed_stage)
+
+    def schedule_case(self, visit: CaseVisit) -> VendorRecord:
+        """Show the scheduled visit on the ticket (PATCH by the unique job id: repeating it is harmless)."""
+        try:
+            _, body = self.http.request(
+                "PATCH", f"/crm/v3/objects/tickets/{quote(visit.job_id, safe='')}",
+                params={"idProperty": mapping.JOB_ID_PROPERTY}, json=mapping.visit_properties(visit), idempotent=True)
+        except DataError as exc:
+            if exc.status == 404:
+                raise DataError(self.system, f"no HubSpot ticket has {mapping.JOB_ID_PROPERTY}={visit.job_id}",
+                                status=404) from exc
             raise
         return mapping.record(body, self.closed_stage)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.contract.errors import ConflictError, ConnectorError, DataError, TransientError
-from connectors.contract.records import CaseNote, CaseResolution, CaseSummary, VendorRecord
+from connectors.contract.records import CaseNote, CaseResolution, CaseSummary, CaseVisit, VendorRecord
 from connectors.contract.times import parse_instant
 
 JOB_ID_PROPERTY = "fieldbridge_job_id"
@@ -30,6 +30,16 @@ def resolution_properties(case: CaseResolution, closed_stage: str) -> dict[str, 
             "closed_date": _iso_ms(case.closed_at),
         }
     }
+
+
+def visit_properties(visit: CaseVisit) -> dict[str, Any]:
+    """The ticket's scheduled-visit properties (custom properties the installer creates, docs/connectors.md);
+    empty values clear them when the visit is cancelled."""
+    return {"properties": {
+        "fieldbridge_technician": visit.technician if visit.start else "",
+        "fieldbridge_visit_start": _iso_ms(visit.start) if visit.start else "",
+        "fieldbridge_visit_end": _iso_ms(visit.end) if visit.end else "",
+    }}
 
 
 def note_body(note: CaseNote, ticket_id: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from connectors.contract import (
     CaseNote,
     CaseResolution,
     CaseSummary,
+    CaseVisit,
     DataError,
     NoteRequest,
     UnknownOutcomeError,
@@ -126,6 +127,24 @@ class SalesforceCRM:
         found = self.find_case(case.job_id)  # an API version that answers 204 says nothing: read the id
         if found is None:
             raise DataError(self.system, f"the Case for {case.job_id} vanished after its update")
+        return found
+
+    def schedule_case(self, visit: CaseVisit) -> VendorRecord:
+        """Show the scheduled visit on the Case (upsert by external id with `updateOnly`: never creates one)."""
+        try:
+            _, body = self.http.request("PATCH", self._api(self._case_path(visit.job_id)),
+                                        params={"updateOnly": "true"}, json=mapping.visit_fields(visit),
+                                        idempotent=True)
+        except DataError as exc:
+            if exc.status == 404:
+                raise DataError(self.system, f"no Salesforce Case has {self.job_id_field}={visit.job_id}",
+                                status=404) from exc
+            raise
+        if isinstance(body, dict) and body.get("id"):
+            return mapping.upsert_record(body)
+        found = self.find_case(visit.job_id)
+        if found is None:
+            raise DataError(self.system, f"the Case for {visit.job_id} vanished after its update")
         return found
 
     def open_case(self, job_id: str, subject: str, content: str) -> VendorRecord:

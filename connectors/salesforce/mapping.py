@@ -7,9 +7,10 @@ id, so each comment carries a marker line with fieldbridge's note key, which the
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from connectors.contract import CaseNote, CaseResolution, CaseSummary, VendorRecord
+from connectors.contract import CaseNote, CaseResolution, CaseSummary, CaseVisit, VendorRecord
 from connectors.contract.times import parse_instant
 
 MARKER = "— fieldbridge note "
@@ -17,6 +18,18 @@ MARKER = "— fieldbridge note "
 
 def resolution_fields(case: CaseResolution, closed_status: str, resolution_field: str) -> dict[str, Any]:
     return {"Status": closed_status, resolution_field: case.resolution[:32000]}
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+def visit_fields(visit: CaseVisit) -> dict[str, Any]:
+    """Custom Case fields for the scheduled visit (docs/connectors.md); null clears them on a cancellation."""
+    stamp = _stamp
+    return {"FSM_Technician__c": visit.technician[:255] if visit.start else None,
+            "FSM_Visit_Start__c": stamp(visit.start) if visit.start else None,
+            "FSM_Visit_End__c": stamp(visit.end) if visit.end else None}
 
 
 def new_case_fields(subject: str, content: str) -> dict[str, Any]:

@@ -31,7 +31,8 @@ from connectors.salesforce import soql
 CASE_STATUSES = {"New": False, "Working": False, "Escalated": False, "Closed": True}
 OBJECTS: dict[str, dict[str, Any]] = {
     "Case": {"prefix": "500", "fields": {"Subject", "Description", "Status", "Origin", "Priority", "FSM_Job_Id__c",
-                                          "Resolution__c", "OwnerId", "ContactId", "AccountId", "Type", "Reason"},
+                                          "Resolution__c", "OwnerId", "ContactId", "AccountId", "Type", "Reason",
+                                          "FSM_Technician__c", "FSM_Visit_Start__c", "FSM_Visit_End__c"},
              "readonly": {"Id", "IsClosed", "ClosedDate", "CreatedDate", "LastModifiedDate", "SystemModstamp",
                           "CaseNumber"},
              "external_ids": {"FSM_Job_Id__c"}},
