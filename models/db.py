@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlmodel import Session, SQLModel, create_engine
 
 import models.canonical
+import models.intake
 import models.integration
 import models.schedule
 import models.token_store  # noqa: F401  (register the tables)

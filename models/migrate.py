@@ -42,6 +42,7 @@ from sqlmodel.sql.sqltypes import AutoString
 # Every module that defines tables (`table=True`): imported here so that SQLModel.metadata, which create_all
 # builds and every comparison checks against, holds all of them whatever else a process imported first.
 import models.canonical
+import models.intake
 import models.integration
 import models.rate_budget
 import models.schedule

@@ -20,6 +20,7 @@ from connectors.contract import CaseVisit, SchedulingCRM
 from models.canonical import Job, JobStatus, JobTechnician, Technician
 from models.schedule import Unavailability, Visit, VisitStatus
 from tasks.availability import blocking
+from tasks.intake import is_cancelled
 
 
 class DispatchRefused(ValueError):
@@ -42,6 +43,8 @@ def assign(engine: Engine, job_id: str, technician_id: str, start: datetime, end
             raise DispatchRefused(f"no job {job_id}")
         if job.status is JobStatus.CLOSED:
             raise DispatchRefused(f"job {job_id} is closed")
+        if is_cancelled(s, job_id):
+            raise DispatchRefused(f"job {job_id} was cancelled in the CRM")
         if s.get(Technician, technician_id) is None:
             raise DispatchRefused(f"no technician {technician_id}")
         visit_id = f"{job_id}:{technician_id}"

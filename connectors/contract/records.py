@@ -28,6 +28,33 @@ class CaseResolution:
 
 
 @dataclass(frozen=True)
+class IntakeContact:
+    """The customer a CRM case belongs to (the case's primary contact), with the address to visit."""
+
+    vendor_id: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    line1: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+
+
+@dataclass(frozen=True)
+class IntakeCase:
+    """A CRM case that asks for a visit (intake): new, changed, or closed/cancelled before the visit."""
+
+    case_id: str
+    job_id: str | None  # the job id already stamped on the case, if fieldbridge made a job of it before
+    subject: str
+    description: str
+    open: bool  # False: closed or cancelled in the CRM
+    modified_at: datetime
+    contact: IntakeContact | None
+
+
+@dataclass(frozen=True)
 class CaseVisit:
     """A dispatcher's assignment, shown on the job's CRM case: who comes, when (None: the visit was cancelled)."""
 

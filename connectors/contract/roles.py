@@ -15,6 +15,7 @@ from connectors.contract.records import (
     CaseResolution,
     CaseSummary,
     CaseVisit,
+    IntakeCase,
     InvoiceDraft,
     InvoiceRequest,
     InvoiceSummary,
@@ -161,6 +162,18 @@ class SchedulingCRM(CRM, Protocol):
 
     def schedule_case(self, visit: CaseVisit) -> VendorRecord:
         """Set (or, with no start, clear) the case's scheduled visit; idempotent, never creates a case."""
+        ...
+
+
+@runtime_checkable
+class IntakeCRM(CRM, Protocol):
+    """A CRM whose cases become jobs (crm_intake): the cases that ask for a visit, changed since a moment, oldest
+    first, a page at a time; and the job id stamped back on a case so the rest of the chain finds it."""
+
+    def list_intake_cases(self, modified_since: datetime) -> Iterator[list[IntakeCase]]: ...
+
+    def link_case(self, case_id: str, job_id: str) -> VendorRecord:
+        """Stamp `job_id` on the case (idempotent)."""
         ...
 
 

@@ -15,6 +15,7 @@ def _connect(ctx: ConnectContext) -> Any:
     s = ctx.settings
     assert isinstance(s, HubSpotSettings)
     return HubSpotCRM(s.base_url, s.token, closed_stage=s.closed_stage, account=s.account,
+                      intake_pipeline=s.intake_pipeline,
                       policy=RetryPolicy(max_attempts=ctx.max_attempts), timeout=ctx.timeout_seconds,
                       transport=ctx.transport, rate_limit=s.rate_limit)
 

@@ -18,6 +18,7 @@ from connectors.contract import (
     CaseVisit,
     ConflictError,
     DataError,
+    IntakeCase,
     NoteRequest,
     TransientError,
     UnknownOutcomeError,
@@ -38,6 +39,7 @@ def describe(status: int, body: Any, headers: Mapping[str, str] | None = None) -
 
 SEARCH_PAGE = 200  # the most the CRM search returns per page
 SEARCH_CAP = 10_000  # the most one search query pages through
+BATCH_READ = 100  # records per batch read (the contacts of one page of tickets)
 
 
 #: requests per ten seconds (Professional/Enterprise apps; 100 on Free/Starter): the documented default quota
@@ -54,13 +56,14 @@ class HubSpotCRM:
         token: SecretStr,
         *,
         closed_stage: str = "4",
+        intake_pipeline: str = "0",
         account: str = "default",
         policy: RetryPolicy | None = None,
         timeout: float = 20.0,
         transport: httpx.BaseTransport | None = None,
         rate_limit: int | None = None,
     ) -> None:
-        self.closed_stage = closed_stage
+        self.closed_stage, self.intake_pipeline = closed_stage, intake_pipeline
         self.search_page = SEARCH_PAGE  # tickets per search page when listing (tests shrink it to see paging)
         self.http = HttpClient(
             self.system,
@@ -201,6 +204,51 @@ class HubSpotCRM:
                 if last is None or mapping.epoch_ms(last) == since_ms:
                     raise DataError(self.system, f"more than {SEARCH_CAP} tickets changed in one millisecond")
                 since_ms, after = mapping.epoch_ms(last), None
+
+    def list_intake_cases(self, modified_since: datetime) -> Iterator[list[IntakeCase]]:
+        """Tickets of the intake pipeline changed since `modified_since`, oldest first, with their primary
+        contact: per page one search, one batch read of the ticket→contact associations and one batch read
+        of the contacts (3 calls per 100 tickets)."""
+        since_ms, after = mapping.epoch_ms(modified_since), None
+        while True:
+            body = {"filterGroups": [{"filters": [
+                        {"propertyName": "hs_pipeline", "operator": "EQ", "value": self.intake_pipeline},
+                        {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(since_ms)}]}],
+                    "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                    "properties": mapping.INTAKE_PROPERTIES, "limit": min(self.search_page, BATCH_READ)}
+            if after is not None:
+                body["after"] = after
+            _, page = self.http.request("POST", "/crm/v3/objects/tickets/search", json=body, idempotent=True)
+            tickets = page.get("results", [])
+            if tickets:
+                yield self._with_contacts(tickets)
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if after is None:
+                return
+            if int(after) + self.search_page > SEARCH_CAP:  # as list_cases: restart the search past the cap
+                since_ms, after = mapping.epoch_ms(mapping.intake_case(tickets[-1], self.closed_stage, None)
+                                                   .modified_at), None
+
+    def _with_contacts(self, tickets: list[dict[str, Any]]) -> list[IntakeCase]:
+        ids = [{"id": str(t["id"])} for t in tickets]
+        _, links = self.http.request("POST", "/crm/v4/associations/tickets/contacts/batch/read",
+                                     json={"inputs": ids}, idempotent=True)
+        first = {str(r["from"]["id"]): str(min(int(x["toObjectId"]) for x in r["to"]))
+                 for r in links.get("results", []) if r.get("to")}
+        contacts: dict[str, dict[str, Any]] = {}
+        wanted = sorted(set(first.values()))
+        if wanted:
+            _, found = self.http.request("POST", "/crm/v3/objects/contacts/batch/read", json={
+                "inputs": [{"id": c} for c in wanted], "properties": mapping.CONTACT_PROPERTIES}, idempotent=True)
+            contacts = {str(c["id"]): c for c in found.get("results", [])}
+        return [mapping.intake_case(t, self.closed_stage, contacts.get(first.get(str(t["id"]), "")))
+                for t in tickets]
+
+    def link_case(self, case_id: str, job_id: str) -> VendorRecord:
+        """Stamp the job id on the ticket (PATCH by HubSpot id: repeating it is harmless)."""
+        _, body = self.http.request("PATCH", f"/crm/v3/objects/tickets/{quote(case_id, safe='')}",
+                                    json={"properties": {mapping.JOB_ID_PROPERTY: job_id}}, idempotent=True)
+        return mapping.record(body, self.closed_stage)
 
     def note_ids_for_ticket(self, ticket_id: str) -> list[str]:
         _, body = self.http.request("GET", f"/crm/v4/objects/tickets/{ticket_id}/associations/notes")

@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.contract.errors import ConflictError, ConnectorError, DataError, TransientError
-from connectors.contract.records import CaseNote, CaseResolution, CaseSummary, CaseVisit, VendorRecord
+from connectors.contract.records import (
+    CaseNote,
+    CaseResolution,
+    CaseSummary,
+    CaseVisit,
+    IntakeCase,
+    IntakeContact,
+    VendorRecord,
+)
 from connectors.contract.times import parse_instant
 
 JOB_ID_PROPERTY = "fieldbridge_job_id"
@@ -62,6 +70,27 @@ def note_body(note: CaseNote, ticket_id: str) -> dict[str, Any]:
 def epoch_ms(ts: datetime) -> int:
     """HubSpot's date filters take milliseconds since the epoch."""
     return int(ts.astimezone(UTC).timestamp() * 1000)
+
+
+INTAKE_PROPERTIES = ["subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_lastmodifieddate",
+                     JOB_ID_PROPERTY]
+CONTACT_PROPERTIES = ["email", "firstname", "lastname", "phone", "address", "city", "state", "zip"]
+
+
+def intake_case(ticket: dict[str, Any], closed_stage: str, contact: dict[str, Any] | None) -> IntakeCase:
+    props = ticket.get("properties") or {}
+    modified = _parse_time(props.get("hs_lastmodifieddate") or ticket.get("updatedAt")) or datetime.now(UTC)
+    who = None
+    if contact is not None:
+        c = contact.get("properties") or {}
+        name = (" ".join(p for p in (c.get("firstname"), c.get("lastname")) if p) or c.get("email")
+                or f"contact {contact['id']}")
+        who = IntakeContact(vendor_id=str(contact["id"]), name=name, email=c.get("email") or None,
+                            phone=c.get("phone") or None, line1=c.get("address") or None, city=c.get("city") or None,
+                            state=c.get("state") or None, postal_code=c.get("zip") or None)
+    return IntakeCase(case_id=str(ticket["id"]), job_id=props.get(JOB_ID_PROPERTY) or None,
+                      subject=props.get("subject") or f"Ticket {ticket['id']}", description=props.get("content") or "",
+                      open=props.get("hs_pipeline_stage") != closed_stage, modified_at=modified, contact=who)
 
 
 def case_summary(body: dict[str, Any], closed_stage: str) -> CaseSummary:

@@ -30,6 +30,11 @@ from connectors.emulator import (
 
 NOTE_TO_TICKET = 228  # HUBSPOT_DEFINED association type ids
 TICKET_TO_NOTE = 227
+# (from, to) → HUBSPOT_DEFINED type id; each pair's reverse is its own id (HubSpot's association definitions)
+ASSOCIATION_TYPES = {("notes", "tickets"): NOTE_TO_TICKET, ("tickets", "notes"): TICKET_TO_NOTE,
+                     ("contacts", "tickets"): 15, ("tickets", "contacts"): 16,
+                     ("companies", "tickets"): 25, ("tickets", "companies"): 26,
+                     ("contacts", "companies"): 1, ("companies", "contacts"): 2}
 BATCH_LIMIT = 100  # inputs per batch create/update request
 PIPELINE_STAGES = {"0": {"1", "2", "3", "4"}}  # default support pipeline; "4" is Closed
 OBJECT_TYPES = {
@@ -41,6 +46,16 @@ OBJECT_TYPES = {
             "fieldbridge_job_id", "fieldbridge_resolution", "closed_date", "hs_resolution",
             "fieldbridge_technician", "fieldbridge_visit_start", "fieldbridge_visit_end",
         },
+    },
+    "contacts": {
+        "required": set(),
+        "unique": {"email"},
+        "known": {"email", "firstname", "lastname", "phone", "address", "city", "state", "zip", "company"},
+    },
+    "companies": {
+        "required": {"name"},
+        "unique": set(),
+        "known": {"name", "domain", "phone", "address", "city", "state", "zip"},
     },
     "notes": {
         "required": {"hs_timestamp"},
@@ -212,8 +227,8 @@ def create_app(
         return out
 
     def link(from_type: str, from_id: str, to_type: str, to_id: str, type_id: int) -> None:
-        """Associations are two-way: each side records the other (HubSpot-defined note ↔ ticket ids)."""
-        back = TICKET_TO_NOTE if type_id == NOTE_TO_TICKET else NOTE_TO_TICKET
+        """Associations are two-way: each side records the other (with the reverse HubSpot-defined type id)."""
+        back = ASSOCIATION_TYPES[(to_type, from_type)]
         for a_type, a_id, b_type, b_id, tid in ((from_type, from_id, to_type, to_id, type_id),
                                                 (to_type, to_id, from_type, from_id, back)):
             doc = store.get(a_type, a_id)
@@ -320,6 +335,48 @@ def create_app(
         results = [public(store_new(object_type, props, links), None) for props, links in checked]
         return ExactJSONResponse({"status": "COMPLETE", "results": results, "startedAt": started,
                                   "completedAt": _now()}, status_code=201)
+
+    @app.post("/crm/v3/objects/{object_type}/batch/read")
+    async def batch_read(object_type: str, request: Request) -> ExactJSONResponse:
+        """Read up to 100 records by id; ids that do not exist come back as errors in a 207."""
+        if object_type not in OBJECT_TYPES:
+            return err(404, f"Unknown object type {object_type}")
+        body = await read_json(request)
+        inputs = body.get("inputs") if isinstance(body, dict) else None
+        if not isinstance(inputs, list) or not all(isinstance(i, dict) and "id" in i for i in inputs):
+            return err(400, "Invalid input JSON: expected {inputs: [{id}]}", "VALIDATION_ERROR")
+        if len(inputs) > BATCH_LIMIT:
+            return err(400, f"Too many inputs: {len(inputs)} > {BATCH_LIMIT}", "VALIDATION_ERROR")
+        found, missing = [], []
+        for i in inputs:
+            doc = store.get(object_type, str(i["id"]))
+            (found.append(public(doc, body.get("properties"))) if doc is not None else missing.append(str(i["id"])))
+        out: dict[str, Any] = {"status": "COMPLETE", "results": found, "startedAt": _now(), "completedAt": _now()}
+        if missing:
+            out["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND", "message": "Could not get some "
+                              f"{object_type} objects, they may be deleted or not exist.", "context": {"ids": missing}}]
+            out["numErrors"] = 1
+        return ExactJSONResponse(out, status_code=207 if missing else 200)
+
+    @app.post("/crm/v4/associations/{from_type}/{to_type}/batch/read")
+    async def associations_batch_read(from_type: str, to_type: str, request: Request) -> ExactJSONResponse:
+        """The associations of up to 1,000 records at once (v4)."""
+        body = await read_json(request)
+        inputs = body.get("inputs") if isinstance(body, dict) else None
+        if not isinstance(inputs, list) or not all(isinstance(i, dict) and "id" in i for i in inputs):
+            return err(400, "Invalid input JSON: expected {inputs: [{id}]}", "VALIDATION_ERROR")
+        if (from_type, to_type) not in ASSOCIATION_TYPES:
+            return err(400, f"No association is defined between {from_type} and {to_type}", "VALIDATION_ERROR")
+        results = []
+        for i in inputs:
+            doc = store.get(from_type, str(i["id"]))
+            links = [x for x in (doc or {}).get("associations", []) if x["to_type"] == to_type]
+            if links:
+                results.append({"from": {"id": str(i["id"])}, "to": [
+                    {"toObjectId": int(x["to_id"]), "associationTypes": [
+                        {"category": "HUBSPOT_DEFINED", "typeId": x["typeId"], "label": None}]} for x in links]})
+        return ExactJSONResponse({"status": "COMPLETE", "results": results, "startedAt": _now(),
+                                  "completedAt": _now()})
 
     @app.post("/crm/v3/objects/{object_type}/batch/update")
     async def batch_update(object_type: str, request: Request) -> ExactJSONResponse:
@@ -461,8 +518,7 @@ def create_app(
 
     def associate(object_type: str, object_id: str, to_type: str, to_id: str,
                   type_ids: list[Any] | None) -> ExactJSONResponse:
-        pair = {(object_type, to_type): NOTE_TO_TICKET if object_type == "notes" else TICKET_TO_NOTE}
-        expected = pair.get((object_type, to_type)) if {object_type, to_type} == {"notes", "tickets"} else None
+        expected = ASSOCIATION_TYPES.get((object_type, to_type))
         if expected is None:
             return err(400, f"No association is defined between {object_type} and {to_type}", "VALIDATION_ERROR")
         if type_ids is not None and expected not in type_ids:

@@ -14,4 +14,6 @@ class HubSpotSettings(VendorSettings):
     base_url: str = "http://127.0.0.1:8701"  # https://api.hubapi.com for the real API
     token: SecretStr = SecretStr("pat-sandbox-hubspot")  # private-app token (scopes: tickets, crm.objects.*)
     closed_stage: str = "4"  # the pipeline stage that means resolved
+    # intake: tickets of this pipeline become jobs; those in `closed_stage` before their visit cancel it
+    intake_pipeline: str = "0"
     account: str = "default"  # names the rate budget: one per HubSpot account

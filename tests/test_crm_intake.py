@@ -1,0 +1,126 @@
+"""CRM intake over the wire (HubSpot's sandbox): tickets of the intake pipeline become jobs with their
+customer and site, once; edits update the job; a ticket closed before the visit cancels it; a crash
+mid-poll resumes with no gap and no duplicate."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from sqlmodel import Session, select
+
+from models.canonical import Customer, Job, Site
+from models.intake import CrmCase
+from models.schedule import Visit
+from tasks.dispatch import DispatchRefused, assign
+from tests.conftest import World
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _api(world: World, method: str, path: str, **kw: Any) -> dict[str, Any]:
+    from connectors.registry import get_plugin
+
+    token = get_plugin("hubspot").load_settings().token.get_secret_value()
+    answer = httpx.request(method, f"{world.sandboxes.url('hubspot')}{path}",
+                           headers={"Authorization": f"Bearer {token}"}, timeout=20, **kw)
+    answer.raise_for_status()
+    return answer.json() if answer.content else {}
+
+
+def _contact(world: World, n: int, address: bool = True) -> str:
+    props = {"email": f"owner{n}@home.example", "firstname": "Dana", "lastname": f"Okafor{n}", "phone": "415-555-0100"}
+    if address:
+        props |= {"address": f"{n} Harbor Rd", "city": "Sausalito", "state": "CA", "zip": "94965"}
+    return str(_api(world, "POST", "/crm/v3/objects/contacts", json={"properties": props})["id"])
+
+
+def _ticket(world: World, subject: str, contact: str | None = None) -> str:
+    ticket = str(_api(world, "POST", "/crm/v3/objects/tickets", json={"properties": {
+        "subject": subject, "content": "Customer reports no hot water", "hs_pipeline": "0",
+        "hs_pipeline_stage": "1"}})["id"])
+    if contact is not None:
+        _api(world, "PUT", f"/crm/v4/objects/tickets/{ticket}/associations/default/contacts/{contact}")
+    return ticket
+
+
+def _props(world: World, ticket: str) -> dict[str, Any]:
+    return _api(world, "GET", f"/crm/v3/objects/tickets/{ticket}",
+                params={"properties": "fieldbridge_job_id,subject"})["properties"]
+
+
+def test_cases_become_jobs_once_updates_follow_and_a_closed_case_cancels_its_job(world: World) -> None:
+    from flows.crm_intake import crm_intake
+
+    engine = world.runtime.engine
+    who = _contact(world, 1)
+    boiler = _ticket(world, "Boiler service", who)
+    no_contact = _ticket(world, "Call back")
+    no_address = _ticket(world, "Leak", _contact(world, 2, address=False))
+
+    first = crm_intake()
+    job_id = f"CRM-{boiler}"
+    assert first["created"] == [job_id] and first["linked"] == [job_id]
+    assert dict(first["skipped"]) == {no_contact: "the case has no contact: no customer to visit yet",
+                                      no_address: "contact " + first["skipped"][1][1].split()[1]
+                                      + " (Dana Okafor2) has no address to visit"}
+    with Session(engine) as s:
+        job = s.get(Job, job_id)
+        customer, site = s.get(Customer, job.customer_id), s.get(Site, job.site_id)
+    assert job.description == "Boiler service — Customer reports no hot water"
+    assert (customer.name, customer.email) == ("Dana Okafor1", "owner1@home.example")
+    assert (site.line1, site.city, site.postal_code) == ("1 Harbor Rd", "Sausalito", "94965")
+    assert _props(world, boiler)["fieldbridge_job_id"] == job_id  # the close path finds the case by it
+    assert {t["properties"].get("fieldbridge_job_id") for t in world.state("hubspot", "tickets")} >= {"J1001"}
+
+    again = crm_intake()  # the same cases read again (and the stamped ticket, changed by the stamp)
+    assert again["created"] == [] and again["linked"] == [] and again["cancelled"] == []
+    with Session(engine) as s:
+        assert len(s.exec(select(CrmCase)).all()) == 1 and len(s.exec(select(Customer).where(
+            Customer.email == "owner1@home.example")).all()) == 1
+
+    _api(world, "PATCH", f"/crm/v3/objects/tickets/{boiler}", json={"properties": {"subject": "Boiler service (2)"}})
+    assert crm_intake()["updated"] == [job_id]
+
+    la = ZoneInfo("America/Los_Angeles")
+    assign(engine, job_id, "T01", datetime(2026, 12, 8, 9, tzinfo=la), datetime(2026, 12, 8, 10, tzinfo=la),
+           workday_hours=world.runtime.settings.workday_hours)
+    _api(world, "PATCH", f"/crm/v3/objects/tickets/{boiler}", json={"properties": {"hs_pipeline_stage": "4"}})
+    assert crm_intake()["cancelled"] == [job_id]
+    with Session(engine) as s:
+        assert s.get(Visit, f"{job_id}:T01").status.value == "cancelled"
+    with pytest.raises(DispatchRefused, match="cancelled in the CRM"):
+        assign(engine, job_id, "T01", datetime(2026, 12, 9, 9, tzinfo=la), datetime(2026, 12, 9, 10, tzinfo=la),
+               workday_hours=world.runtime.settings.workday_hours)
+
+
+def test_a_crash_mid_poll_resumes_with_no_gap_and_no_duplicate(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows import crm_intake as intake_flow
+
+    who = _contact(world, 3)
+    tickets = [_ticket(world, f"Visit {n}", who) for n in range(5)]
+    world.runtime.crm.search_page = 2  # four pages (the demo's own three tickets come first)
+    real, calls = intake_flow.apply_page, []
+
+    def crash_on_second_page(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            raise ConnectionError("the worker lost its database mid-poll")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(intake_flow, "apply_page", crash_on_second_page)
+    state = intake_flow.crm_intake(return_state=True)
+    assert state.is_failed()
+    with Session(world.runtime.engine) as s:
+        before = len(s.exec(select(CrmCase)).all())
+    assert 0 < before < len(tickets)  # the pages before the crash, with their cursor
+
+    monkeypatch.setattr(intake_flow, "apply_page", real)
+    resumed = intake_flow.crm_intake()
+    with Session(world.runtime.engine) as s:
+        made = sorted(c.case_id for c in s.exec(select(CrmCase)))
+    assert made == sorted(tickets) and len(resumed["created"]) == len(tickets) - before
+    assert all(_props(world, t)["fieldbridge_job_id"] == f"CRM-{t}" for t in tickets)
