@@ -193,6 +193,45 @@ def create_app(settings: FieldbridgeSettings | None = None, engine: Engine | Non
             status_code=200 if receipt.duplicate else 202,
         )
 
+    systems = {s for s in (settings.crm_system, settings.payroll_system, settings.accounting_system,
+                           settings.hr_system, settings.events_system) if s}
+
+    @app.post("/webhooks/{system}", tags=["webhooks"], status_code=202,
+              summary="A configured vendor's webhook: verified, then the flow it starts reads the vendor")
+    async def vendor_webhook(system: str, request: Request) -> JSONResponse:
+        import hashlib
+        import time
+
+        from connectors.contract import WebhookRefused
+        from connectors.registry import plugins
+
+        plugin = plugins().get(system) if system in systems else None
+        if plugin is None or plugin.webhook is None:
+            return _error(404, "unknown_webhook", f"no webhooks are accepted for {system!r} here")
+        raw = await _read_capped(request, limit)
+        if raw is None:
+            return _error(413, "body_too_large", f"the body is over {limit} bytes")
+        url = str(request.url)
+        if settings.ingress_public_url:  # behind a proxy the vendor signed the URL it called, not ours
+            url = settings.ingress_public_url.rstrip("/") + request.url.path + (
+                f"?{request.url.query}" if request.url.query else "")
+        try:
+            plugin.webhook.verify(plugin.load_settings(), request.method, url, request.headers, raw, time.time())
+        except WebhookRefused as exc:
+            return _error(401, "bad_signature", str(exc))
+        if starter is None:
+            return JSONResponse({"accepted": True, "flow_run_id": None}, status_code=202)
+        key = f"{inbox.installation_id(engine)}:webhook:{system}:{hashlib.sha256(raw).hexdigest()[:32]}"
+        try:  # a redelivery of the same body finds the same run
+            run_id = await run_in_threadpool(starter.start_deployment, plugin.webhook.starts, key=key,
+                                             tags=[f"webhook:{system}"])
+        except Exception as exc:
+            log.warning("could not start %s for a %s webhook: %s", plugin.webhook.starts, system, exc)
+            answer = _error(503, "orchestration_unavailable", "could not start the run; deliver it again later")
+            answer.headers["Retry-After"] = "30"
+            return answer
+        return JSONResponse({"accepted": True, "flow_run_id": run_id}, status_code=202)
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description,

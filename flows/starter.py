@@ -65,6 +65,23 @@ class RunStarter:
             self.on_created(run_id)
         return run_id
 
+    def start_deployment(self, deployment: str, *, key: str, parameters: dict[str, Any] | None = None,
+                         tags: list[str] | None = None) -> str:
+        """Create (or find, by `key`) a run of any deployment; its id. Raises when Prefect cannot be reached."""
+        from contextlib import nullcontext
+
+        from prefect.deployments import run_deployment
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        scope = temporary_settings({PREFECT_API_URL: self.api_url}) if self.api_url else nullcontext()
+        with scope:
+            run = run_deployment(deployment, parameters=parameters or {}, timeout=0, idempotency_key=key,
+                                 as_subflow=False, tags=tags)
+        run_id = str(run.id)
+        if self.on_created is not None:
+            self.on_created(run_id)
+        return run_id
+
     def start_bulk_for_events(self, engine: Any, events: list[EventRef]) -> str | None:
         """One `bulk-job-closed` run for a batch of inbox events (a burst); each event records that run. On
         failure the events stay without a run, and the sweeper starts them later."""

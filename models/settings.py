@@ -56,6 +56,7 @@ class FieldbridgeSettings(BaseSettings):
     ingress_port: int = 8700
     ingress_tolerance_seconds: int = 300
     ingress_max_body_bytes: int = 1_048_576
+    ingress_public_url: str | None = None  # e.g. https://fb.example.com when behind a proxy (vendor webhook signatures)
 
     # the schedule: hours of a technician's working day (a partial leave leaves the rest of it), and how far
     # ahead hr_availability reads time off

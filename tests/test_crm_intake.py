@@ -124,3 +124,53 @@ def test_a_crash_mid_poll_resumes_with_no_gap_and_no_duplicate(world: World, mon
         made = sorted(c.case_id for c in s.exec(select(CrmCase)))
     assert made == sorted(tickets) and len(resumed["created"]) == len(tickets) - before
     assert all(_props(world, t)["fieldbridge_job_id"] == f"CRM-{t}" for t in tickets)
+
+
+@pytest.fixture
+def hooked(world: World, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from deployments.serve import start_service
+    from models.settings import FieldbridgeSettings
+    from tests.test_ingress_runs import SECRET, _clear_scheduled_runs
+
+    monkeypatch.setenv("FIELDBRIDGE_INGRESS_SECRETS", SECRET)
+    monkeypatch.setenv("FIELDBRIDGE_HUBSPOT_CLIENT_SECRET", "hs-app-secret")
+    _clear_scheduled_runs()
+    service = start_service(FieldbridgeSettings(), ingress_port=0)
+    yield service
+    service.stop()
+
+
+def test_a_signed_hubspot_webhook_starts_intake_and_a_bad_or_stale_one_is_refused(world: World, hooked: Any) -> None:
+    import json
+    import time
+
+    from connectors.hubspot.webhooks import signature
+    from flows.starter import wait_for_runs
+
+    ticket = _ticket(world, "Furnace won't start", _contact(world, 4))
+    url = f"{hooked.ingress_url.rstrip('/')}/webhooks/hubspot"
+    body = json.dumps([{"eventId": 101, "subscriptionId": 7, "portalId": 62515, "occurredAt": int(time.time() * 1000),
+                        "subscriptionType": "ticket.creation", "attemptNumber": 0, "objectId": int(ticket)}]).encode()
+
+    def deliver(stamp_ms: int, secret: str = "hs-app-secret", **headers: str) -> httpx.Response:
+        signed = {"X-HubSpot-Signature-v3": signature(secret, "POST", url, body, str(stamp_ms)),
+                  "X-HubSpot-Request-Timestamp": str(stamp_ms), "Content-Type": "application/json", **headers}
+        return httpx.post(url, content=body, headers={k: v for k, v in signed.items() if v}, timeout=30)
+
+    now_ms = int(time.time() * 1000)
+    assert deliver(now_ms, secret="someone-else").status_code == 401
+    stale = deliver(now_ms - 6 * 60 * 1000)
+    assert stale.status_code == 401 and "refused as a replay" in stale.json()["message"]
+    assert deliver(now_ms, **{"X-HubSpot-Signature-v3": ""}).status_code == 401
+    assert httpx.post(f"{hooked.ingress_url.rstrip('/')}/webhooks/gusto", content=body).status_code == 404
+    with Session(world.runtime.engine) as s:
+        assert s.exec(select(CrmCase)).all() == []  # nothing refused started anything
+
+    good = deliver(now_ms)
+    assert good.status_code == 202, good.text
+    run_id = good.json()["flow_run_id"]
+    assert deliver(now_ms).json()["flow_run_id"] == run_id  # HubSpot's redelivery: the same run
+    state = wait_for_runs([run_id], timeout=120, poll=0.3)[run_id]
+    assert state is not None and state.name == "Completed", state
+    with Session(world.runtime.engine) as s:
+        assert s.get(Job, f"CRM-{ticket}") is not None

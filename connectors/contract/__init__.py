@@ -32,6 +32,8 @@ from connectors.contract.plugin import (
     TokenSet,
     TokenStore,
     VendorSettings,
+    WebhookRefused,
+    WebhookSpec,
     check_url,
 )
 from connectors.contract.records import (
@@ -122,6 +124,8 @@ __all__ = [
     "VendorError",
     "VendorRecord",
     "VendorSettings",
+    "WebhookRefused",
+    "WebhookSpec",
     "check_url",
     "error_for",
     "is_retryable",

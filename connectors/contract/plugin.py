@@ -118,6 +118,21 @@ class DemoSeed:
     accounting_customers: tuple[DemoCustomer, ...]
 
 
+class WebhookRefused(ValueError):
+    """A vendor webhook whose signature, age or shape is wrong: answered 401, nothing started."""
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """A vendor's webhooks at the ingress (`POST /webhooks/<connector>`): how a delivery is verified, and the
+    deployment a verified delivery starts (the flow then reads the vendor itself: the payload only says
+    something changed)."""
+
+    verify: Callable[[VendorSettings, str, str, Mapping[str, str], bytes, float], None]  # settings, method, url,
+    # headers, body, now (epoch seconds) → None, or raises WebhookRefused
+    starts: str  # "crm-intake/crm-intake"
+
+
 @dataclass(frozen=True)
 class ConnectorPlugin:
     name: str  # configuration value and effect-key prefix, e.g. "hubspot"
@@ -132,6 +147,7 @@ class ConnectorPlugin:
     sandbox_env: Callable[[str, VendorSettings], Mapping[str, str]] | None = None  # env pointing the client at it
     seed_sandbox: Callable[[str, VendorSettings, DemoSeed], None] | None = None  # put the demo's vendor side
     demo_id: Callable[[str, int], str] | None = None  # ("employee" | "customer", n) → a vendor-shaped id
+    webhook: WebhookSpec | None = None  # the vendor's webhooks the ingress accepts, if any
     docs: str = ""
 
     def load_settings(self, **overrides: Any) -> VendorSettings:

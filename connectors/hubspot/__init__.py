@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.contract import ConnectContext, ConnectorPlugin, SandboxContext, VendorSettings
+from connectors.contract import ConnectContext, ConnectorPlugin, SandboxContext, VendorSettings, WebhookSpec
 from connectors.hubspot.settings import HubSpotSettings
 
 
@@ -38,8 +38,14 @@ def _credentials() -> type:
     return HubSpotCredentials
 
 
+def _verify_webhook(settings: VendorSettings, method: str, url: str, headers: Any, body: bytes, now: float) -> None:
+    from connectors.hubspot.webhooks import verify
+
+    verify(settings, method, url, headers, body, now)
+
+
 plugin = ConnectorPlugin(
     name="hubspot", title="HubSpot", roles=frozenset({"crm"}), settings=HubSpotSettings, connect=_connect,
-    secret_fields=("token",), credentials=_credentials, sandbox=_sandbox, sandbox_env=_sandbox_env,
-    docs="docs/connectors.md#hubspot",
+    secret_fields=("token", "client_secret"), credentials=_credentials, sandbox=_sandbox, sandbox_env=_sandbox_env,
+    webhook=WebhookSpec(verify=_verify_webhook, starts="crm-intake/crm-intake"), docs="docs/connectors.md#hubspot",
 )

@@ -16,3 +16,4 @@ class HubSpotCredentials(VendorCredentials):
     _plugin_name: ClassVar[str] = "hubspot"
 
     token: SecretStr | None = Field(default=None, description="HubSpot private-app access token.")
+    client_secret: SecretStr | None = Field(default=None, description="The app's client secret (verifies webhooks).")

@@ -16,4 +16,5 @@ class HubSpotSettings(VendorSettings):
     closed_stage: str = "4"  # the pipeline stage that means resolved
     # intake: tickets of this pipeline become jobs; those in `closed_stage` before their visit cancel it
     intake_pipeline: str = "0"
+    client_secret: SecretStr | None = None  # the app's client secret: verifies webhooks (X-HubSpot-Signature-v3)
     account: str = "default"  # names the rate budget: one per HubSpot account
