@@ -14,7 +14,7 @@ from deployments.cli_ops import quarantine_app, rerun_command
 from deployments.cli_reconcile import reconcile_command
 from deployments.cli_run import HELP as RUN_HELP
 from deployments.cli_run import run_command
-from deployments.cli_schedule import availability_command, dispatch_app, schedule_command
+from deployments.cli_schedule import availability_command, brief_command, dispatch_app, schedule_command
 
 if TYPE_CHECKING:
     from models.settings import FieldbridgeSettings
@@ -32,6 +32,7 @@ app.command("run", help=RUN_HELP)(run_command)
 app.add_typer(dispatch_app, name="dispatch")
 app.command("schedule")(schedule_command)
 app.command("availability")(availability_command)
+app.command("brief")(brief_command)
 
 
 def _version(value: bool) -> None:

@@ -141,3 +141,22 @@ def availability_command() -> None:
                f"{result['unchanged']} unchanged")
     for row in result["conflicts"]:
         typer.echo(f"conflict: {row['technician']} on {row['job']} {row['when (UTC)']} UTC — {row['why']}")
+
+
+def brief_command(
+    technician: Annotated[str, typer.Argument(help="The technician id (e.g. T03).")],
+    day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD (company time zone).")],
+) -> None:
+    """Print TECHNICIAN's pre-visit briefs for the day (built each evening by the customer-context flow)."""
+    from tasks.briefs import briefs_for
+
+    try:
+        wanted = date.fromisoformat(day)
+    except ValueError:
+        _fail(f"--date {day!r} is not a date (YYYY-MM-DD)", EXIT_REFUSED)
+    found = briefs_for(_engine(), technician, wanted)
+    if not found:
+        _fail(f"no briefs for {technician} on {wanted.isoformat()}: no visits that day, or the customer-context "
+              "flow has not run for it yet (`prefect deployment run customer-context/customer-context -p day=…`)",
+              EXIT_REFUSED)
+    typer.echo("\n\n".join(b.markdown for b in found))

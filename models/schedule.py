@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlmodel import Column, Field, SQLModel
+from sqlmodel import Column, Field, SQLModel, Text
 
 from models.types import DecimalString, UTCDateTime
 
@@ -41,3 +41,14 @@ class Unavailability(SQLModel, table=True):
     source: str  # the HR system
     request_id: str  # its time-off request
     synced_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class VisitBrief(SQLModel, table=True):
+    """The pre-visit brief of one visit (customer_context), as the technician reads it the evening before."""
+
+    __tablename__ = "visit_brief"
+    visit_id: str = Field(primary_key=True)
+    technician_id: str = Field(index=True)
+    day: date = Field(index=True)  # the visit's day, company time zone
+    markdown: str = Field(sa_column=Column(Text, nullable=False))
+    built_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -174,3 +174,48 @@ def test_a_signed_hubspot_webhook_starts_intake_and_a_bad_or_stale_one_is_refuse
     assert state is not None and state.name == "Completed", state
     with Session(world.runtime.engine) as s:
         assert s.get(Job, f"CRM-{ticket}") is not None
+
+
+def test_the_evening_brief_tells_the_technician_about_the_customer(world: World) -> None:
+    from typer.testing import CliRunner
+
+    from deployments.cli import app
+    from flows.crm_intake import crm_intake
+    from flows.customer_context import customer_context
+
+    engine = world.runtime.engine
+    who = _contact(world, 5)
+    _api(world, "PATCH", f"/crm/v3/objects/contacts/{who}",
+         json={"properties": {"fieldbridge_preferences": "Call 30 min ahead; dog in the yard"}})
+    company = str(_api(world, "POST", "/crm/v3/objects/companies", json={"properties": {
+        "name": "Okafor Holdings", "fieldbridge_service_level": "Gold (4 h response)",
+        "fieldbridge_contract": "Annual maintenance 2026"}})["id"])
+    _api(world, "PUT", f"/crm/v4/objects/contacts/{who}/associations/default/companies/{company}")
+    old = _ticket(world, "Thermostat replaced", who)
+    _api(world, "PATCH", f"/crm/v3/objects/tickets/{old}", json={"properties": {"hs_pipeline_stage": "4"}})
+    leak = _ticket(world, "Leak under the sink", who)
+    crm_intake()
+    la = ZoneInfo("America/Los_Angeles")
+    assign(engine, f"CRM-{leak}", "T02", datetime(2026, 12, 8, 13, tzinfo=la), datetime(2026, 12, 8, 15, tzinfo=la),
+           workday_hours=world.runtime.settings.workday_hours)
+    with Session(engine) as s:  # a job the field-service system made, at the site of the demo's J1001
+        template = s.get(Job, "J1001")
+        s.add(Job(id="S9", customer_id=template.customer_id, site_id=template.site_id, description="Follow-up"))
+        s.commit()
+    assign(engine, "S9", "T02", datetime(2026, 12, 8, 9, tzinfo=la), datetime(2026, 12, 8, 10, tzinfo=la),
+           workday_hours=world.runtime.settings.workday_hours)
+
+    result = customer_context(day="2026-12-08")
+    assert result == {"day": "2026-12-08", "visits": 2, "technicians": ["T02"], "with_crm_context": 1}
+    printed = CliRunner().invoke(app, ["brief", "T02", "--date", "2026-12-08"])
+    assert printed.exit_code == 0, printed.output
+    first, second = printed.output.split("\n\n## ")
+    assert first.startswith("## 09:00–10:00 · job S9") and "no hubspot record for this customer" in first
+    notes = [n.body for n in world.company.notes if n.job_id == "J1001"]
+    assert notes and f"job J1001: {notes[0]}" in first  # what the last technician at this site wrote
+    assert second.startswith(f"13:00–15:00 · job CRM-{leak} · Dana Okafor5")
+    assert "**Preferences:** Call 30 min ahead; dog in the yard" in second
+    assert "**Contract:** Annual maintenance 2026 · service level Gold (4 h response) (Okafor Holdings)" in second
+    assert f"**Open issues (1):** Leak under the sink (case {leak})" in second
+    assert "Thermostat replaced (closed)" in second
+    assert CliRunner().invoke(app, ["brief", "T03", "--date", "2026-12-08"]).exit_code == 2

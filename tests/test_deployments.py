@@ -38,7 +38,8 @@ def test_every_deployment_entrypoint_is_a_flow_with_matching_parameters() -> Non
 def test_the_declared_deployments_and_their_cadence() -> None:
     by_name = {d["name"]: d for d in _deployments()}
     assert set(by_name) == {"job-closed", "ingress-sweeper", "backfill", "bulk-job-closed", "nightly-reconciliation",
-                            "hr-availability", "crm-intake"}
+                            "hr-availability", "crm-intake", "customer-context"}
+    assert by_name["customer-context"]["schedules"] == [{"cron": "0 18 * * *", "timezone": "America/Los_Angeles"}]
     assert by_name["crm-intake"]["schedules"] == [{"interval": 300}]
     assert by_name["hr-availability"]["schedules"] == [{"interval": 3600}]
     assert by_name["ingress-sweeper"]["schedules"] == [{"interval": 60}]
@@ -71,7 +72,7 @@ def test_serve_builds_exactly_the_declared_deployments() -> None:
                                                        "backfill/backfill", "bulk-job-closed/bulk-job-closed",
                                                        "nightly-reconciliation/nightly-reconciliation",
                                                        "hr-availability/hr-availability",
-                                                       "crm-intake/crm-intake"}
+                                                       "crm-intake/crm-intake", "customer-context/customer-context"}
 
 
 def test_run_names_are_readable() -> None:

@@ -55,6 +55,31 @@ class IntakeCase:
 
 
 @dataclass(frozen=True)
+class CaseBrief:
+    """One of a customer's CRM cases, as a pre-visit brief lists it."""
+
+    case_id: str
+    subject: str
+    open: bool
+    modified_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CustomerContext:
+    """What the CRM knows about a customer before a visit: preferences, the contract and its service level,
+    the open cases and the most recent ones."""
+
+    contact_id: str
+    name: str
+    preferences: str | None = None
+    company: str | None = None
+    service_level: str | None = None
+    contract: str | None = None
+    open_cases: tuple[CaseBrief, ...] = ()
+    recent_cases: tuple[CaseBrief, ...] = ()
+
+
+@dataclass(frozen=True)
 class CaseVisit:
     """A dispatcher's assignment, shown on the job's CRM case: who comes, when (None: the visit was cancelled)."""
 

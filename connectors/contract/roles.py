@@ -15,6 +15,7 @@ from connectors.contract.records import (
     CaseResolution,
     CaseSummary,
     CaseVisit,
+    CustomerContext,
     IntakeCase,
     InvoiceDraft,
     InvoiceRequest,
@@ -174,6 +175,15 @@ class IntakeCRM(CRM, Protocol):
 
     def link_case(self, case_id: str, job_id: str) -> VendorRecord:
         """Stamp `job_id` on the case (idempotent)."""
+        ...
+
+
+@runtime_checkable
+class ContextCRM(CRM, Protocol):
+    """A CRM that tells a technician about the customer before the visit (customer_context)."""
+
+    def customer_contexts(self, contact_ids: Sequence[str], last_cases: int) -> dict[str, CustomerContext]:
+        """Contact id → its context; a contact the CRM no longer has is missing from the answer."""
         ...
 
 

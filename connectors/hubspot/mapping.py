@@ -8,10 +8,12 @@ from typing import Any
 
 from connectors.contract.errors import ConflictError, ConnectorError, DataError, TransientError
 from connectors.contract.records import (
+    CaseBrief,
     CaseNote,
     CaseResolution,
     CaseSummary,
     CaseVisit,
+    CustomerContext,
     IntakeCase,
     IntakeContact,
     VendorRecord,
@@ -91,6 +93,22 @@ def intake_case(ticket: dict[str, Any], closed_stage: str, contact: dict[str, An
     return IntakeCase(case_id=str(ticket["id"]), job_id=props.get(JOB_ID_PROPERTY) or None,
                       subject=props.get("subject") or f"Ticket {ticket['id']}", description=props.get("content") or "",
                       open=props.get("hs_pipeline_stage") != closed_stage, modified_at=modified, contact=who)
+
+
+def customer_context(contact: dict[str, Any], companies: list[dict[str, Any]], tickets: list[dict[str, Any]],
+                     closed_stage: str, last_cases: int) -> CustomerContext:
+    c = contact.get("properties") or {}
+    name = " ".join(p for p in (c.get("firstname"), c.get("lastname")) if p) or c.get("email") or contact["id"]
+    company = (companies[0].get("properties") or {}) if companies else {}
+    cases = sorted((CaseBrief(str(t["id"]), (t.get("properties") or {}).get("subject") or f"Ticket {t['id']}",
+                              (t.get("properties") or {}).get("hs_pipeline_stage") != closed_stage,
+                              _parse_time((t.get("properties") or {}).get("hs_lastmodifieddate")))
+                    for t in tickets), key=lambda b: b.modified_at or datetime.min.replace(tzinfo=UTC),
+                   reverse=True)
+    return CustomerContext(contact_id=str(contact["id"]), name=name, preferences=c.get("fieldbridge_preferences"),
+                           company=company.get("name"), service_level=company.get("fieldbridge_service_level"),
+                           contract=company.get("fieldbridge_contract"),
+                           open_cases=tuple(b for b in cases if b.open), recent_cases=tuple(cases[:last_cases]))
 
 
 def case_summary(body: dict[str, Any], closed_stage: str) -> CaseSummary:

@@ -50,12 +50,14 @@ OBJECT_TYPES = {
     "contacts": {
         "required": set(),
         "unique": {"email"},
-        "known": {"email", "firstname", "lastname", "phone", "address", "city", "state", "zip", "company"},
+        "known": {"email", "firstname", "lastname", "phone", "address", "city", "state", "zip", "company",
+                  "fieldbridge_preferences"},
     },
     "companies": {
         "required": {"name"},
         "unique": set(),
-        "known": {"name", "domain", "phone", "address", "city", "state", "zip"},
+        "known": {"name", "domain", "phone", "address", "city", "state", "zip", "fieldbridge_service_level",
+                  "fieldbridge_contract"},
     },
     "notes": {
         "required": {"hs_timestamp"},

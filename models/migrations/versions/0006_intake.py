@@ -1,10 +1,10 @@
-"""CRM intake: crm_case (case → job) and intake_cursor (how far each CRM was read)
+"""CRM intake and briefs: crm_case (case → job), intake_cursor (how far each CRM was read), visit_brief
 
 Revision ID: 0006_intake
 Revises: 0005_schedule
 Create Date: 2026-11-30
 
-New tables only (models/intake.py); created only when missing.
+New tables only (models/intake.py, models/schedule.py VisitBrief); created only when missing.
 """
 
 from __future__ import annotations
@@ -43,6 +43,18 @@ def upgrade() -> None:
             sa.Column("updated_at", UTC_TIMESTAMP, nullable=False),
             sa.PrimaryKeyConstraint("system"),
         )
+    if "visit_brief" not in tables:
+        op.create_table(
+            "visit_brief",
+            sa.Column("visit_id", sa.String(), nullable=False),
+            sa.Column("technician_id", sa.String(), nullable=False),
+            sa.Column("day", sa.Date(), nullable=False),
+            sa.Column("markdown", sa.Text(), nullable=False),
+            sa.Column("built_at", UTC_TIMESTAMP, nullable=False),
+            sa.PrimaryKeyConstraint("visit_id"),
+        )
+        op.create_index("ix_visit_brief_technician_id", "visit_brief", ["technician_id"])
+        op.create_index("ix_visit_brief_day", "visit_brief", ["day"])
 
 
 def downgrade() -> None:
