@@ -99,6 +99,33 @@ def test_a_scheduled_visit_shows_on_the_case_and_a_cancellation_clears_it(sf: Sf
     assert len(sf.state("Case")) == 1
 
 
+def test_flagged_cases_are_read_for_intake_with_their_contact_and_stamped_with_the_job_id(sf: SfSandbox) -> None:
+    from connectors.contract import IntakeCRM
+
+    crm = sf.client()
+    assert isinstance(crm, IntakeCRM)
+
+    def create(sobject: str, fields: dict[str, object]) -> str:
+        return crm.http.request("POST", crm._api(f"/sobjects/{sobject}"), json=fields)[1]["id"]
+
+    contact = create("Contact", {"FirstName": "Ana", "LastName": "Reyes", "Email": "ana@home.example",
+                                 "MailingStreet": "12 Bay St", "MailingCity": "Oakland", "MailingState": "CA",
+                                 "MailingPostalCode": "94607"})
+    wanted = create("Case", {"Subject": "No heat", "Description": "Since Sunday", "Status": "New",
+                             "ContactId": contact, "FSM_Needs_Visit__c": True})
+    create("Case", {"Subject": "Billing question", "Status": "New"})  # not for the field: never read
+    [page] = list(crm.list_intake_cases(datetime(2020, 1, 1, tzinfo=UTC)))
+    [case] = page
+    assert (case.case_id, case.subject, case.description, case.open, case.job_id) == (
+        wanted, "No heat", "Since Sunday", True, None)
+    assert (case.contact.name, case.contact.email, case.contact.line1, case.contact.postal_code) == (
+        "Ana Reyes", "ana@home.example", "12 Bay St", "94607")
+    crm.link_case(wanted, "CRM-500X")
+    crm.http.request("PATCH", crm._api(f"/sobjects/Case/{wanted}"), json={"Status": "Closed"})
+    [[again]] = list(crm.list_intake_cases(datetime(2020, 1, 1, tzinfo=UTC)))
+    assert again.job_id == "CRM-500X" and again.open is False
+
+
 def test_resolving_a_job_without_a_case_is_a_data_error_and_creates_nothing(sf: SfSandbox) -> None:
     crm = sf.client()
     with pytest.raises(DataError, match="no Salesforce Case has FSM_Job_Id__c=J404") as err:

@@ -31,6 +31,7 @@ def _connect(ctx: ConnectContext) -> Any:
                                   client_auth="body", keep=("instance_url",), default_expires_in=3600)
     return SalesforceCRM(s.base_url, auth, api_version=s.api_version, job_id_field=s.job_id_field,
                          resolution_field=s.resolution_field, closed_status=s.closed_status,
+                         intake_field=s.intake_field,
                          daily_reserve=s.daily_reserve, policy=RetryPolicy(max_attempts=ctx.max_attempts),
                          timeout=ctx.timeout_seconds, transport=ctx.transport, rate_limit=s.rate_limit)
 

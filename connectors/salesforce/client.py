@@ -22,6 +22,7 @@ from connectors.contract import (
     CaseSummary,
     CaseVisit,
     DataError,
+    IntakeCase,
     NoteRequest,
     UnknownOutcomeError,
     VendorRecord,
@@ -45,6 +46,7 @@ class SalesforceCRM:
         job_id_field: str = "FSM_Job_Id__c",
         resolution_field: str = "Resolution__c",
         closed_status: str = "Closed",
+        intake_field: str = "FSM_Needs_Visit__c",
         daily_reserve: int = 200,
         policy: RetryPolicy | None = None,
         timeout: float = 20.0,
@@ -56,6 +58,7 @@ class SalesforceCRM:
         self.job_id_field = job_id_field
         self.resolution_field = resolution_field
         self.closed_status = closed_status
+        self.intake_field = intake_field
         self.daily_reserve = daily_reserve
         # Salesforce's real limit is the org's daily quota (read from Sforce-Limit-Info); per second it sets
         # none, so the pace is ours: 50 a second unless the org's rate_limit (per second) says otherwise
@@ -105,6 +108,30 @@ class SalesforceCRM:
         for page in self.query_pages(soql, batch_size):
             if page:
                 yield [mapping.case_summary(r, self.job_id_field) for r in page]
+
+    def list_intake_cases(self, modified_since: datetime, batch_size: int = 200) -> Iterator[list[IntakeCase]]:
+        """Cases with the intake checkbox changed since then, oldest first; per page one more query reads
+        their contacts (2 queries per 200 cases)."""
+        since = modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        soql = (f"SELECT Id, Subject, Description, IsClosed, ContactId, {self.job_id_field}, SystemModstamp "
+                f"FROM Case WHERE {self.intake_field} = true AND SystemModstamp >= {since} ORDER BY SystemModstamp")
+        for page in self.query_pages(soql, batch_size):
+            if not page:
+                continue
+            ids = sorted({r["ContactId"] for r in page if r.get("ContactId")})
+            contacts: dict[str, dict[str, Any]] = {}
+            if ids:
+                quoted = ", ".join(f"'{_soql_escape(i)}'" for i in ids)
+                contacts = {r["Id"]: r for r in self.query(
+                    "SELECT Id, FirstName, LastName, Email, Phone, MailingStreet, MailingCity, MailingState, "
+                    f"MailingPostalCode FROM Contact WHERE Id IN ({quoted})")}
+            yield [mapping.intake_case(r, self.job_id_field, contacts.get(r.get("ContactId") or "")) for r in page]
+
+    def link_case(self, case_id: str, job_id: str) -> VendorRecord:
+        """Stamp the job id on the Case (PATCH by Id: repeating it is harmless)."""
+        self.http.request("PATCH", self._api(f"/sobjects/Case/{quote(case_id, safe='')}"),
+                          json={self.job_id_field: job_id}, idempotent=True)
+        return VendorRecord(id=case_id, raw={"Id": case_id, self.job_id_field: job_id})
 
     # -- the CRM role ---------------------------------------------------------------------------
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.contract import CaseNote, CaseResolution, CaseSummary, CaseVisit, VendorRecord
+from connectors.contract import (
+    CaseNote,
+    CaseResolution,
+    CaseSummary,
+    CaseVisit,
+    IntakeCase,
+    IntakeContact,
+    VendorRecord,
+)
 from connectors.contract.times import parse_instant
 
 MARKER = "— fieldbridge note "
@@ -30,6 +38,18 @@ def visit_fields(visit: CaseVisit) -> dict[str, Any]:
     return {"FSM_Technician__c": visit.technician[:255] if visit.start else None,
             "FSM_Visit_Start__c": stamp(visit.start) if visit.start else None,
             "FSM_Visit_End__c": stamp(visit.end) if visit.end else None}
+
+
+def intake_case(row: dict[str, Any], job_id_field: str, contact: dict[str, Any] | None) -> IntakeCase:
+    who = None
+    if contact is not None:
+        name = " ".join(p for p in (contact.get("FirstName"), contact.get("LastName")) if p) or contact["Id"]
+        who = IntakeContact(vendor_id=contact["Id"], name=name, email=contact.get("Email"), phone=contact.get("Phone"),
+                            line1=contact.get("MailingStreet"), city=contact.get("MailingCity"),
+                            state=contact.get("MailingState"), postal_code=contact.get("MailingPostalCode"))
+    return IntakeCase(case_id=row["Id"], job_id=row.get(job_id_field) or None,
+                      subject=row.get("Subject") or f"Case {row['Id']}", description=row.get("Description") or "",
+                      open=not row.get("IsClosed"), modified_at=parse_instant(row["SystemModstamp"]), contact=who)
 
 
 def new_case_fields(subject: str, content: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ class SalesforceSettings(VendorSettings):
     job_id_field: str = "FSM_Job_Id__c"  # the Case's external-id field holding fieldbridge's job id
     resolution_field: str = "Resolution__c"  # a custom Case field for the technician's resolution
     closed_status: str = "Closed"
+    intake_field: str = "FSM_Needs_Visit__c"  # a checkbox on Case: checked cases become jobs (crm_intake)
     daily_reserve: int = 200  # stop when the org's daily API quota is this close to its limit
     jwt_audience: str | None = None  # the JWT `aud`; derived from base_url when unset
 
