@@ -133,7 +133,8 @@ def availability_command() -> None:
     from models.settings import get_settings
 
     if not get_settings().hr_system:
-        _fail("no HR system configured: set FIELDBRIDGE_HR_SYSTEM to a connector playing the hr role (`fieldbridge connectors` lists them)", EXIT_CONFIG)
+        _fail("no HR system configured: set FIELDBRIDGE_HR_SYSTEM to a connector playing the hr role "
+              "(`fieldbridge connectors` lists them)", EXIT_CONFIG)
     from flows.hr_availability import hr_availability
 
     result = hr_availability()

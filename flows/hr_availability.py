@@ -31,7 +31,8 @@ def hr_availability(days_ahead: int | None = None, days_back: int = 7) -> dict[s
     rt = get_runtime()
     settings = rt.settings
     if rt.hr is None:
-        logger.warning("no HR system configured (FIELDBRIDGE_HR_SYSTEM names a connector playing the hr role): availability not synced")
+        logger.warning("no HR system configured (FIELDBRIDGE_HR_SYSTEM names a connector playing the hr role): "
+                       "availability not synced")
         return {"synced": False}
     days_ahead = settings.availability_days_ahead if days_ahead is None else days_ahead
     today = pendulum.now(settings.company_timezone).date()
