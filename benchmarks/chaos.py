@@ -161,6 +161,7 @@ class Chaos:
     redrive_base_seconds: float = 20.0
     redrive_pending_seconds: float = 90.0
     settle_timeout: float = 1800.0
+    burst_threshold: int | None = None  # FIELDBRIDGE_BURST_THRESHOLD for the ingress (None: the default, 30)
     quotas: dict[str, str] = field(default_factory=dict)
     log: Callable[[str], None] = print
     events: list[tuple[float, str]] = field(default_factory=list)
@@ -182,6 +183,8 @@ class Chaos:
         env = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(self.heartbeat_seconds),
                "FIELDBRIDGE_REDRIVE_BASE_SECONDS": str(self.redrive_base_seconds),
                "FIELDBRIDGE_REDRIVE_PENDING_SECONDS": str(self.redrive_pending_seconds), **self.quotas}
+        if self.burst_threshold is not None:
+            env["FIELDBRIDGE_BURST_THRESHOLD"] = str(self.burst_threshold)
         stack = PgStack(work / "home", jobs=self.jobs, workers=2, pg=cluster.url, vendor_env=env,
                         faults=FaultConfig(**FAULTS, seed=3), worker_env=env, ingress_secret=SECRET)
         result: dict[str, Any] = {}
