@@ -133,10 +133,13 @@ def _bulk_job_closed(job_ids: list[str], label: str | None, events: list[list[st
     if rt.events is not None and posted:
         delivered = events_all.with_options(tags=["events", rt.events.system]).submit(posted, name).result()
     rows = [_row(j, verdicts[j], {b: results[b].get(j) for b in BRANCHES}, delivered.get(j)) for j in job_ids]
+    waiting = [r for r in rows if r["state"] == "failed" and r["transient"]]
     if events:
-        nxt = hand_off(events, [r["job"] for r in rows if r["state"] != "posted"], name)
+        # a job that failed only transiently waits for this batch to be run again (one run for all of them,
+        # not one process per job); every other job not posted goes to its own job-closed run
+        nxt = hand_off(events, [r["job"] for r in rows if r["state"] != "posted" and not r["transient"]], name)
         for row in rows:
-            row["next"] = nxt.get(row["job"], "")
+            row["next"] = nxt.get(row["job"]) or ("this batch, run again automatically" if row in waiting else "")
     create_table_artifact(key="bulk-outcome", table=rows, description=f"Batch {name}: how each job ended")
     counts = {s: sum(r["state"] == s for r in rows) for s in ("posted", "quarantined", "failed")}
     logger.info("batch %s: %d posted, %d quarantined, %d failed", name, counts["posted"], counts["quarantined"],
@@ -146,6 +149,12 @@ def _bulk_job_closed(job_ids: list[str], label: str | None, events: list[list[st
         problems = [r for r in rows if r["state"] != "posted"]
         create_markdown_artifact(markdown=_problems_markdown(name, problems), key="bulk-problems",
                                  description=f"Batch {name}: the jobs that need a rerun or a person")
+        if events and waiting:  # the sweeper runs the batch again later; the ledger skips what was posted
+            from flows.job_closed import TRANSIENT_STATE
+
+            return Failed(name=TRANSIENT_STATE, data=outcome, message=f"batch {name}: {counts['posted']} of "
+                          f"{len(rows)} posted; {len(waiting)} failed transiently and will be retried automatically "
+                          f"with the batch; {len(problems) - len(waiting)} handed to their own job-closed runs")
         if events:  # nobody needs to act on the batch: each job's own run says how it ends
             return Completed(name="HandedOff", data=outcome, message=f"batch {name}: {counts['posted']} of "
                              f"{len(rows)} posted; {len(problems)} handed to their own job-closed runs "
@@ -158,10 +167,11 @@ def _bulk_job_closed(job_ids: list[str], label: str | None, events: list[list[st
 
 def _row(job_id: str, verdict: Any, results: dict[str, Any], events: dict[str, Any] | None) -> dict[str, Any]:
     row: dict[str, Any] = {"job": job_id, "state": "posted", "ticket": "-", "timesheets": "-", "invoice": "-",
-                           "problem": ""}
+                           "problem": "", "transient": False}
     if isinstance(verdict, dict):
         reason = verdict.get("quarantined") or verdict.get("error")
-        return {**row, "state": "quarantined" if "quarantined" in verdict else "failed", "problem": reason}
+        return {**row, "state": "quarantined" if "quarantined" in verdict else "failed", "problem": reason,
+                "transient": bool(verdict.get("retryable"))}
     crm, payroll, accounting = results["crm"] or {}, results["payroll"] or {}, results["accounting"] or {}
     if not bulk.failed(crm):
         row["ticket"] = crm.get("ticket_id") or "-"
@@ -169,12 +179,11 @@ def _row(job_id: str, verdict: Any, results: dict[str, Any], events: dict[str, A
         row["timesheets"] = len(payroll.get("timesheets", []))
     if not bulk.failed(accounting):
         row["invoice"] = f"{accounting.get('number')} ({accounting.get('total')} {accounting.get('currency')})"
-    problems = [f"{b}: {r['error']}" for b, r in (("crm", crm), ("payroll", payroll), ("accounting", accounting))
-                if bulk.failed(r)]
-    if events is not None and bulk.failed(events):
-        problems.append(f"events: {events['error']}")
-    if problems:
-        row.update(state="failed", problem=" | ".join(problems))
+    failures = [(b, r) for b, r in (("crm", crm), ("payroll", payroll), ("accounting", accounting),
+                                    ("events", events or {})) if bulk.failed(r)]
+    if failures:
+        row.update(state="failed", problem=" | ".join(f"{b}: {r['error']}" for b, r in failures),
+                   transient=all(r.get("retryable") for _, r in failures))
     return row
 
 

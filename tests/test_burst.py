@@ -65,6 +65,7 @@ def burst_served(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
     monkeypatch.setenv("FIELDBRIDGE_INGRESS_SECRETS", SECRET)
     monkeypatch.setenv("FIELDBRIDGE_BURST_THRESHOLD", "3")
     monkeypatch.setenv("FIELDBRIDGE_BURST_LINGER_SECONDS", "1")
+    monkeypatch.setenv("FIELDBRIDGE_HTTP_MAX_ATTEMPTS", "2")  # a vendor outage is recognised quickly
     world = make_world(tmp_path, monkeypatch, jobs=len(JOBS))
     _clear_scheduled_runs()
     service = start_service(FieldbridgeSettings(), ingress_port=0)
@@ -136,9 +137,12 @@ def test_a_burst_goes_through_one_bulk_run_and_a_bad_job_is_handed_to_its_own_ru
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_a_backlog_the_sweeper_finds_goes_through_one_bulk_run_each_job_once(burst_served: Served) -> None:
+def test_a_backlog_goes_through_one_bulk_run_and_a_vendor_outage_is_waited_out_by_the_batch(
+        burst_served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     """The ingress could not reach Prefect while four jobs closed; the sweeper finds the backlog and starts one
-    bulk run for it (not four job-closed runs); a second sweep finds nothing left."""
+    bulk run for it (not four job-closed runs). QuickBooks is down: the batch posts CRM and payroll and ends
+    TransientFailure — no job is handed to a run of its own for a transient error — and the sweeper runs the
+    same batch again once QuickBooks is back: every invoice once, nobody reruns anything."""
     from fastapi.testclient import TestClient
 
     from deployments import fsm_simulator
@@ -147,6 +151,7 @@ def test_a_backlog_the_sweeper_finds_goes_through_one_bulk_run_each_job_once(bur
     from flows.starter import RunStarter
     from models.settings import FieldbridgeSettings
 
+    monkeypatch.setattr(sweeper, "retry_delay", lambda run_count: 0.5)  # 1, 2, 4 … minutes in production
     served, world = burst_served, burst_served.world
     engine = world.runtime.engine
     backlog = JOBS[:4]
@@ -155,13 +160,23 @@ def test_a_backlog_the_sweeper_finds_goes_through_one_bulk_run_each_job_once(bur
         for job in backlog:
             assert fsm_simulator.post(door, "http://testserver", SECRET, served.event(job)).status_code == 202
     ids = [inbox.latest_for_job(engine, job).event_id for job in backlog]
+    world.faults("quickbooks", error_rate=1.0)
     swept = sweeper.ingress_sweeper(older_than_seconds=0)
     assert sorted(r["event"] for r in swept["started"]) == sorted(ids)
     assert {r["outcome"] for r in swept["started"]} == {"started (bulk)"}
     [bulk_id] = {r["flow_run"] for r in swept["started"]}
-    assert {inbox.find_event(engine, i).flow_run_id for i in ids} == {bulk_id}
     state = _final(bulk_id)
-    assert state.name == "Completed" and "all 4 jobs posted" in state.message, state
+    assert state.name == "TransientFailure" and "4 failed transiently" in state.message, state
+    assert {inbox.find_event(engine, i).flow_run_id for i in ids} == {bulk_id}  # none handed off
+    assert world.state("quickbooks", "Invoice") == [] and len(world.state("hubspot", "notes")) == len(backlog)
+    world.faults("quickbooks", error_rate=0.0)  # the outage ends
+    [redriven] = sweeper.ingress_sweeper(older_than_seconds=0)["redriven"]
+    assert redriven["flow_run"] == bulk_id and "TransientFailure" in redriven["was"]
+    deadline = time.monotonic() + 120
+    while (state := _final(bulk_id)).name != "Completed":
+        assert time.monotonic() < deadline and state.name in ("TransientFailure", "AwaitingRetry"), state
+        time.sleep(0.5)
+    assert "all 4 jobs posted" in state.message, state
     assert Counter(i["DocNumber"] for i in world.state("quickbooks", "Invoice")) == dict.fromkeys(backlog, 1)
     assert len(world.state("hubspot", "notes")) == len(backlog)
     assert sweeper.ingress_sweeper(older_than_seconds=0)["started"] == []
