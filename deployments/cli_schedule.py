@@ -33,6 +33,13 @@ def _engine():
     return engine
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(f"--date {text!r} is not a date (YYYY-MM-DD)", EXIT_REFUSED)
+
+
 def _moment(text: str, what: str) -> datetime:
     import pendulum
 
@@ -114,10 +121,7 @@ def schedule_command(
     from models.settings import get_settings
     from tasks.dispatch import day_schedule
 
-    try:
-        wanted = date.fromisoformat(day)
-    except ValueError:
-        _fail(f"--date {day!r} is not a date (YYYY-MM-DD)", EXIT_REFUSED)
+    wanted = _day(day)
     tz = get_settings().company_timezone
     lines = day_schedule(_engine(), wanted, tz)
     typer.echo(f"{wanted.isoformat()} ({tz})")
@@ -151,10 +155,7 @@ def brief_command(
     """Print TECHNICIAN's pre-visit briefs for the day (built each evening by the customer-context flow)."""
     from tasks.briefs import briefs_for
 
-    try:
-        wanted = date.fromisoformat(day)
-    except ValueError:
-        _fail(f"--date {day!r} is not a date (YYYY-MM-DD)", EXIT_REFUSED)
+    wanted = _day(day)
     found = briefs_for(_engine(), technician, wanted)
     if not found:
         _fail(f"no briefs for {technician} on {wanted.isoformat()}: no visits that day, or the customer-context "

@@ -105,17 +105,9 @@ def bulk_job_closed(job_ids: list[str], label: str | None = None,
 
     `events` ([source, event id, job id], set for a burst from the ingress or the sweeper): every job not
     posted is handed to its own `job-closed` run (flows/burst.py)."""
-    from connectors.contract.errors import is_retryable
-    from flows.job_closed import TRANSIENT_STATE
+    from flows.job_closed import transient_as_state
 
-    try:
-        return _bulk_job_closed(job_ids, label, events)
-    except Exception as exc:
-        if not is_retryable(exc):
-            raise
-        # the database or the Prefect API went away outside the per-job handling: the sweeper runs it again
-        return Failed(name=TRANSIENT_STATE, message=f"batch {label or len(job_ids)}: {type(exc).__name__}: {exc} — "
-                      "will be retried automatically", data=exc)
+    return transient_as_state(lambda: _bulk_job_closed(job_ids, label, events), f"batch {label or len(job_ids)}")
 
 
 def _bulk_job_closed(job_ids: list[str], label: str | None, events: list[list[str]] | None) -> dict[str, Any] | State:

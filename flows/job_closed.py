@@ -10,6 +10,7 @@ The run ends in a state an operator can tell apart at a glance:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -40,14 +41,18 @@ def job_closed(job_id: str, event_id: str | None = None, replaces: str | None = 
     `event_id` names the inbox event that started the run (the ingress sets it); `replaces` the flow run
     this one reruns (backfill, `fieldbridge rerun`, quarantine release). Both are shown in the artifacts.
     """
+    return transient_as_state(lambda: _job_closed(job_id, event_id, replaces), f"job {job_id}")
+
+
+def transient_as_state(body: Callable[[], dict[str, Any] | State], what: str) -> dict[str, Any] | State:
+    """Run a flow's body; the database or the Prefect API going away outside a task (the gate, an artifact)
+    ends it `TransientFailure`, for the sweeper to run again later, like a branch's transient failure."""
     try:
-        return _job_closed(job_id, event_id, replaces)
+        return body()
     except Exception as exc:
         if not is_retryable(exc):
             raise
-        # the database or the Prefect API went away outside a task (the gate, an artifact): as a branch's
-        # transient failure, for the sweeper to run again later
-        return Failed(name=TRANSIENT_STATE, message=f"job {job_id}: {type(exc).__name__}: {exc} — will be "
+        return Failed(name=TRANSIENT_STATE, message=f"{what}: {type(exc).__name__}: {exc} — will be "
                       "retried automatically", data=exc)
 
 

@@ -68,7 +68,7 @@ def brief_markdown(p: PlannedVisit, context: CustomerContext | None, history: li
             lines.append(f"- **Contract:** {context.contract or '—'} · service level {context.service_level or '—'}"
                          + (f" ({context.company})" if context.company else ""))
         lines.append(f"- **Preferences:** {context.preferences or '—'}")
-        opened = [c for c in context.open_cases]
+        opened = context.open_cases
         lines.append(f"- **Open issues ({len(opened)}):** "
                      + ("; ".join(f"{c.subject} (case {c.case_id})" for c in opened) if opened else "none"))
         if context.recent_cases:
