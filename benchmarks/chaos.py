@@ -95,8 +95,12 @@ def compare(got: Census, want: Census) -> dict[str, int]:
 
 # -- the fault-free reference ---------------------------------------------------------------------------------------
 
-def reference(company: Any, home: Path) -> Census:
-    """The same company through the bulk path on fresh sandboxes with no faults (SQLite, this process)."""
+REFERENCE_LABEL = "chaos-reference"
+
+
+def reference(company: Any, home: Path, api_url: str) -> Census:
+    """The same company through the bulk path on fresh sandboxes with no faults (SQLite, this process), tracked by
+    the stack's Prefect server (`api_url`): a second, in-process Prefect API would cost a server start."""
     from deployments import demo_data, sandboxes
     from flows.bulk_job_closed import bulk_job_closed
     from models.db import create_schema, make_engine
@@ -107,7 +111,7 @@ def reference(company: Any, home: Path) -> Census:
     home.mkdir(parents=True, exist_ok=True)
     os.environ.update({"FIELDBRIDGE_HOME": str(home), "FIELDBRIDGE_DATABASE_URL": f"sqlite:///{home / 'ref.db'}",
                        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"})
-    os.environ.pop("PREFECT_API_URL", None)
+    os.environ["PREFECT_API_URL"] = api_url
     running = sandboxes.start_all(FieldbridgeSettings())
     try:
         os.environ.update(running.env())
@@ -119,7 +123,7 @@ def reference(company: Any, home: Path) -> Census:
         sandboxes.seed(company, settings)
         ids = [j.id for j in company.jobs]
         for start in range(0, len(ids), 300):
-            bulk_job_closed(ids[start:start + 300], label=f"chaos-reference-{start // 300 + 1}", return_state=True)
+            bulk_job_closed(ids[start:start + 300], label=f"{REFERENCE_LABEL}-{start // 300 + 1}", return_state=True)
         import httpx
 
         return census(lambda s, c: httpx.get(f"{running.url(s)}/_sandbox/state/{c}", timeout=60).json()["results"])
@@ -192,9 +196,9 @@ class Chaos:
             stack.start()
             bad = spoil(stack.company, self.bad)
             plan = deliveries(stack.company, self.deliver_seconds)
-            # the fault-free reference first, while the machine is calm (it starts an in-process Prefect API)
+            # the fault-free reference first, while the machine is calm
             self.log("fault-free reference run …")
-            expected = reference(stack.company, work / "reference")
+            expected = reference(stack.company, work / "reference", stack.api_url)
             began = time.monotonic()
             self.say(began, f"{len(stack.company.jobs)} jobs ({len(bad)} with a data error), {len(plan)} deliveries "
                      f"over {self.deliver_seconds:.0f} s; faults on: {FAULTS}")
@@ -340,6 +344,8 @@ def job_runs(stack: Any) -> list[dict[str, Any]]:
                 page = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(
                     any_=["job-closed", "bulk-job-closed"])), limit=200, offset=offset)
                 for run in page:
+                    if run.name.startswith(f"bulk-job-closed-{REFERENCE_LABEL}"):
+                        continue
                     job = (run.parameters or {}).get("job_id") or f"bulk:{run.id}"
                     if job not in latest or run.created > latest[job].created:
                         latest[job] = run
