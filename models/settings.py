@@ -48,6 +48,7 @@ class FieldbridgeSettings(BaseSettings):
     events_system: str | None = None  # a connector playing "events" (custom systems' webhooks), or none
     labour_item_code: str = "LABOUR"  # the accounting item (where items exist) labour lines post against
     send_invoices: bool = True  # email each invoice to the customer once it is created
+    crm_job_reports: bool = True  # file each closed job's report on the customer's CRM profile (tasks/job_report.py)
 
     # the open API (deployments/ingress.py): comma-separated receiving secrets, any one verifies, so a
     # secret is rotated by adding the new one, moving senders over, then removing the old one

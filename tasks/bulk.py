@@ -21,10 +21,18 @@ from contextlib import ExitStack
 from datetime import date
 from typing import Any
 
-from connectors.contract import BatchAccounting, BatchCRM, CaseNote, CaseResolution, NoteRequest
+from connectors.contract import (
+    BatchAccounting,
+    BatchCRM,
+    BatchReportingCRM,
+    CaseNote,
+    CaseResolution,
+    NoteRequest,
+    ReportRequest,
+)
 from connectors.contract.errors import ConnectorError, is_retryable
-from models.ledger import ITEM_LOG_LEVEL, BatchEntry
-from tasks import effects
+from models.ledger import ITEM_LOG_LEVEL, BatchEntry, BatchOutcome
+from tasks import effects, job_report
 from tasks.runtime import Runtime
 from tasks.snapshot import JobChanged, fingerprint, load_jobs
 from tasks.timesheets import affected_weeks, payroll_settings
@@ -103,7 +111,7 @@ def _snapshots(rt: Runtime, jobs: dict[str, str]) -> tuple[dict[str, Any], dict[
 
 @_quiet
 def resolve_cases(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
-    """Tickets resolved, then notes created, one batch request per `batch_limit` of each."""
+    """Tickets resolved, then notes and job reports created, one batch request per `batch_limit` of each."""
     crm = rt.crm
     if not isinstance(crm, BatchCRM):
         return {j: one_at_a_time(effects.resolve_case, j, rt, v) for j, v in jobs.items()}
@@ -122,19 +130,44 @@ def resolve_cases(rt: Runtime, jobs: dict[str, str]) -> dict[str, Result]:
     noted = rt.ledger.run_batch(notes, system=crm.system, kind="add_note", limit=crm.batch_limit,
                                 write_many=lambda es: crm.add_notes([e.request for e in es]),
                                 summarize=lambda r, e: {"note_id": r.id})
+    reported = _file_reports(rt, {j: (s, str(done.done[f"{crm.system}:ticket:{j}"].vendor_id))
+                                  for j, s in snaps.items() if f"{crm.system}:ticket:{j}" in done.done})
     for job_id, snap in snaps.items():
         ticket = f"{crm.system}:ticket:{job_id}"
         note_keys = [f"{crm.system}:note:{n.id}" for n in snap.notes]
+        report_keys = [job_report.effect_key(crm.system, job_id)] if reported is not None else []
         if ticket in done.failed:
             results[job_id] = failure(done.failed[ticket])
-        elif ticket not in done.done or any(k not in noted.done and k not in noted.failed for k in note_keys):
+        elif ticket not in done.done or any(k not in noted.done and k not in noted.failed for k in note_keys) \
+                or any(k not in reported.done and k not in reported.failed for k in report_keys):
             results[job_id] = one_at_a_time(effects.resolve_case, job_id, rt, jobs[job_id])
-        elif rejected := [noted.failed[k] for k in note_keys if k in noted.failed]:
+        elif rejected := [noted.failed[k] for k in note_keys if k in noted.failed] + \
+                [reported.failed[k] for k in report_keys if k in reported.failed]:
             results[job_id] = failure(rejected[0])
         else:
             results[job_id] = {"system": crm.system, "ticket_id": done.done[ticket].vendor_id,
                                "note_ids": [noted.done[k].vendor_id for k in note_keys]}
+            if report_keys:
+                results[job_id]["report_id"] = reported.done[report_keys[0]].vendor_id
     return results
+
+
+def _file_reports(rt: Runtime, cases: dict[str, tuple[Any, str]]) -> BatchOutcome | None:
+    """The jobs' reports (job → snapshot, case id), many per request where the CRM batches them; None when no
+    reports are filed. A CRM without batch reports leaves every report to the one-at-a-time path."""
+    crm = rt.crm
+    if not job_report.files_reports(rt):
+        return None
+    entries = []
+    for job_id, (snap, case_id) in cases.items():
+        report = job_report.build_report(snap)
+        entries.append(BatchEntry(job_report.effect_key(crm.system, job_id), job_id, job_report.payload(report),
+                                  ReportRequest(case_id, report)))
+    if not isinstance(crm, BatchReportingCRM):
+        return BatchOutcome(left=entries)
+    return rt.ledger.run_batch(entries, system=crm.system, kind=job_report.REPORT_KIND, limit=crm.batch_limit,
+                               write_many=lambda es: crm.file_reports([e.request for e in es]),
+                               summarize=lambda r, e: {"report_id": r.id})
 
 
 @_quiet

@@ -20,6 +20,7 @@ from connectors.contract.errors import DataError
 from connectors.contract.records import CaseNote, CaseResolution, InvoiceDraft, VendorRecord
 from models.integration import ExternalRef, ValidatedJob
 from models.ledger import payload_hash
+from tasks import job_report
 from tasks.hours import HoursInputError, PayrollSettings
 from tasks.invoicing import build_invoice
 from tasks.runtime import Runtime, get_runtime
@@ -32,7 +33,7 @@ SPECIAL_ITEMS = {"EXPENSE": ("Reimbursable expense", Decimal("0"))}
 
 
 def resolve_case(job_id: str, rt: Runtime | None = None, validated: str | None = None) -> dict[str, Any]:
-    """Resolve the CRM case for the job and attach each technician note once."""
+    """Resolve the CRM case for the job, attach each technician note once and file the job report."""
     rt = rt or get_runtime()
     snap = load_validated(job_id, validated, rt.engine, accounting_system=rt.settings.accounting_system)
     crm = rt.crm
@@ -58,7 +59,10 @@ def resolve_case(job_id: str, rt: Runtime | None = None, validated: str | None =
             mutable=True,  # an edited note is updated in the CRM, not duplicated and not left stale
         )
         note_ids.append(outcome.vendor_id)
-    return {"system": crm.system, "ticket_id": ticket.vendor_id, "note_ids": note_ids}
+    out = {"system": crm.system, "ticket_id": ticket.vendor_id, "note_ids": note_ids}
+    if job_report.files_reports(rt):
+        out["report_id"] = job_report.file_report(rt, snap, str(ticket.vendor_id))
+    return out
 
 
 def upsert_hours(job_id: str, rt: Runtime | None = None, validated: str | None = None) -> dict[str, Any]:

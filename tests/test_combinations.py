@@ -23,7 +23,8 @@ def _state(world: Any, system: str, collection: str) -> list[dict[str, Any]]:
 
 
 def crm_census(world: Any, crm: str) -> tuple[dict[str, bool], Counter]:
-    """job id → case resolved?, and how many notes each case holds."""
+    """job id → case resolved?, and how many records hold each note and job report (by key); on Salesforce a
+    report is a Case comment plus an activity on the Account (counted under the key with an `activity:` prefix)."""
     if crm == "hubspot":
         cases = {t["properties"]["fieldbridge_job_id"]: t["properties"]["hs_pipeline_stage"] == "4"
                  for t in _state(world, crm, "tickets")}
@@ -31,7 +32,26 @@ def crm_census(world: Any, crm: str) -> tuple[dict[str, bool], Counter]:
         return cases, notes
     cases = {c["FSM_Job_Id__c"]: c["IsClosed"] for c in _state(world, crm, "Case")}
     notes = Counter(c["CommentBody"].rsplit("— fieldbridge note ", 1)[1] for c in _state(world, crm, "CaseComment"))
+    notes.update(f"activity:{t['Subject'].rsplit('[', 1)[1].rstrip(']')}" for t in _state(world, crm, "Task"))
     return cases, notes
+
+
+def link_profile(world: Any, crm: str, job_id: str) -> None:
+    """Put the job's case on a customer profile at the CRM, as the CRM's users keep it: HubSpot — a contact and a
+    company associated to the ticket; Salesforce — an Account on the Case."""
+    client = world.runtime.crm  # the connector's own authenticated HTTP client, as an admin script would use
+    if crm == "hubspot":
+        ticket = client.find_case(job_id).id
+        for kind, props in (("contacts", {"email": f"{job_id.lower()}@customer.example", "firstname": "Pat"}),
+                            ("companies", {"name": f"Customer of {job_id}"})):
+            _, made = client.http.request("POST", f"/crm/v3/objects/{kind}", json={"properties": props})
+            client.http.request("PUT", f"/crm/v4/objects/tickets/{ticket}/associations/default/{kind}/{made['id']}",
+                                idempotent=True)
+        return
+    case = client.find_case(job_id)
+    _, made = client.http.request("POST", client._api("/sobjects/Account"), json={"Name": f"Customer {job_id}"})
+    client.http.request("PATCH", client._api(f"/sobjects/Case/{case.id}"), json={"AccountId": made["id"]},
+                        idempotent=True)
 
 
 def payroll_census(world: Any, payroll: str) -> Counter:
@@ -62,8 +82,10 @@ def test_every_combination_posts_each_record_once(crm: str, payroll: str, accoun
     monkeypatch.setenv("FIELDBRIDGE_ACCOUNTING_SYSTEM", accounting)
     monkeypatch.setenv("FIELDBRIDGE_EVENTS_SYSTEM", "webhook")
     monkeypatch.setenv("FIELDBRIDGE_WEBHOOK_SECRETS", "whsec_combo")
+    monkeypatch.setenv("FIELDBRIDGE_CRM_JOB_REPORTS", "true")
     world = make_world(tmp_path, monkeypatch, jobs=1)
     try:
+        link_profile(world, crm, "J1001")
         world.faults_all(drop_first_write=True)  # every first write commits, then its answer is lost
         first = job_closed("J1001")
         again = job_closed("J1001")
@@ -72,7 +94,10 @@ def test_every_combination_posts_each_record_once(crm: str, payroll: str, accoun
             (crm, payroll, accounting)
         cases, notes = crm_census(world, crm)
         assert cases == {"J1001": True}
-        assert set(notes.values()) == {1} and len(notes) == 1
+        # the technician's note and the job report, once each (on Salesforce the report's Account activity too)
+        reports = {"fb-report-J1001"} | ({"activity:fb-report-J1001"} if crm == "salesforce" else set())
+        assert set(notes.values()) == {1} and set(notes) - {k for k in notes if "note-" in k} == reports
+        assert len(notes) == 1 + len(reports)
         sheets = payroll_census(world, payroll)
         assert sheets and set(sheets.values()) == {1}
         invoices, emails = accounting_census(world, accounting)

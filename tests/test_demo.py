@@ -44,7 +44,8 @@ def test_demo_posts_each_job_once_and_a_rerun_duplicates_nothing(tmp_path: Path)
     tickets = _docs(home, "hubspot", "tickets")
     assert {t["properties"]["fieldbridge_job_id"] for t in tickets} == expected_jobs
     assert {t["properties"]["hs_pipeline_stage"] for t in tickets} == {"4"}
-    assert len(_docs(home, "hubspot", "notes")) == 5
+    notes = Counter(n["properties"]["fieldbridge_note_key"].split("-")[1] for n in _docs(home, "hubspot", "notes"))
+    assert notes == {"note": 5, "report": 5}  # each job's technician note and its report on the customer profile
     invoices = _docs(home, "quickbooks", "Invoice")
     assert Counter(i["DocNumber"] for i in invoices) == dict.fromkeys(expected_jobs, 1)
     sheets = _docs(home, "gusto", "time_sheets")
@@ -54,6 +55,6 @@ def test_demo_posts_each_job_once_and_a_rerun_duplicates_nothing(tmp_path: Path)
     second = _demo(home, port)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert len(_docs(home, "hubspot", "tickets")) == 5
-    assert len(_docs(home, "hubspot", "notes")) == 5
+    assert len(_docs(home, "hubspot", "notes")) == 10
     assert _docs(home, "quickbooks", "Invoice") == invoices
     assert len(_docs(home, "gusto", "time_sheets")) == 5

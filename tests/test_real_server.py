@@ -169,7 +169,8 @@ def test_a_failed_run_retried_like_the_ui_does_posts_nothing_twice(stack: Stack)
     assert done.type.value == "COMPLETED", done.message
     assert Counter(i["DocNumber"] for i in stack.state("quickbooks", "Invoice")) == {"J1001": 1}
     assert len(stack.state("gusto", "time_sheets")) == 1
-    assert len(stack.state("hubspot", "notes")) == 1
+    assert sorted(n["properties"]["fieldbridge_note_key"].split("-")[1] for n in stack.state("hubspot", "notes")) \
+        == ["note", "report"]  # the technician's note and the job report (the product default), once each
     [ticket] = [t for t in stack.state("hubspot", "tickets") if t["properties"]["fieldbridge_job_id"] == "J1001"]
     assert ticket["properties"]["hs_pipeline_stage"] == "4"
     with stack.client() as client:

@@ -97,6 +97,26 @@ class CaseNote:
 
 
 @dataclass(frozen=True)
+class JobReport:
+    """A closed job's report for the customer's profile: the work done, parts, time on site and the technicians'
+    notes, as plain text. One per job (`key`); an edited job updates it."""
+
+    key: str  # deterministic, "fb-report-J1042": the CRM's unique marker of the report
+    job_id: str
+    title: str
+    body: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """One report of a batch: the case (vendor id) it is filed with and the report."""
+
+    case_id: str
+    report: JobReport
+
+
+@dataclass(frozen=True)
 class TimesheetDay:
     """One technician's hours for one workday, recomputed from the whole workweek."""
 

@@ -20,8 +20,10 @@ from connectors.contract.records import (
     InvoiceDraft,
     InvoiceRequest,
     InvoiceSummary,
+    JobReport,
     NoteRequest,
     OutboundEvent,
+    ReportRequest,
     TimeOff,
     TimesheetDay,
     TimesheetSummary,
@@ -145,6 +147,35 @@ class BatchCRM(CRM, Protocol):
         """Create notes once. Not replay-safe: a lost answer raises UnknownOutcomeError and the ledger
         looks each note up by its key before anything is written again."""
         ...
+
+
+@runtime_checkable
+class ReportingCRM(CRM, Protocol):
+    """A CRM that files each closed job's report on the customer's profile: with the case and on the customer's
+    own person and organisation records, so whoever opens the customer sees the visit. Exactly once through the
+    ledger: the report's key is findable, an edited job updates the report in place."""
+
+    def find_report(self, key: str, case_id: str) -> VendorRecord | None:
+        """The report filed under `key` for the case, or None."""
+        ...
+
+    def file_report(self, case_id: str, report: JobReport) -> VendorRecord:
+        """File the report with the case and the customer's records it is linked to."""
+        ...
+
+    def update_report(self, existing: VendorRecord, case_id: str, report: JobReport) -> VendorRecord:
+        """Rewrite a filed report (the job was edited); every record it is on shows the new text."""
+        ...
+
+
+@runtime_checkable
+class BatchReportingCRM(ReportingCRM, Protocol):
+    """Reports filed many per request (the bulk path). Not replay-safe: a lost answer raises UnknownOutcomeError
+    and the ledger looks each report up before anything is written again."""
+
+    batch_limit: int
+
+    def file_reports(self, reports: Sequence[ReportRequest]) -> list[BatchResult]: ...
 
 
 @runtime_checkable

@@ -20,7 +20,9 @@ from connectors.contract import (
     CustomerContext,
     DataError,
     IntakeCase,
+    JobReport,
     NoteRequest,
+    ReportRequest,
     TransientError,
     UnknownOutcomeError,
     VendorError,
@@ -179,6 +181,55 @@ class HubSpotCRM:
             json={"properties": mapping.note_body(note, "")["properties"]}, idempotent=True,
         )
         return mapping.record(body)
+
+    # -- job reports on the customer's profile (ReportingCRM) --------------------------------------------------
+
+    def find_report(self, key: str, case_id: str) -> VendorRecord | None:
+        return self.find_note(key)
+
+    def file_report(self, case_id: str, report: JobReport) -> VendorRecord:
+        """One note on the ticket and on its contacts and companies: one read of the ticket's associations, one
+        create. The report key is a unique property, so a repeated create answers 409 and is looked up."""
+        contacts, companies = self._profile(case_id)
+        try:
+            _, body = self.http.request("POST", "/crm/v3/objects/notes",
+                                        json=mapping.report_body(report, case_id, contacts, companies))
+        except ConflictError:
+            existing = self.find_note(report.key)
+            if existing is None:
+                raise
+            return existing
+        return mapping.record(body)
+
+    def update_report(self, existing: VendorRecord, case_id: str, report: JobReport) -> VendorRecord:
+        """The note's text rewritten; its associations stay (it is one record, shown on each of them)."""
+        _, body = self.http.request(
+            "PATCH", f"/crm/v3/objects/notes/{quote(existing.id, safe='')}",
+            json={"properties": {"hs_note_body": mapping.report_text(report)}}, idempotent=True)
+        return mapping.record(body)
+
+    def file_reports(self, reports: Sequence[ReportRequest]) -> list[BatchResult]:
+        """Many reports: the tickets' contacts and companies in two v4 batch reads, the notes in one batch create
+        per 100 (refused as a whole → every report one at a time, as for notes)."""
+        ids = sorted({r.case_id for r in reports})
+        contacts = self._associated("tickets", "contacts", ids)
+        companies = self._associated("tickets", "companies", ids)
+        inputs = [mapping.report_body(r.report, r.case_id, contacts.get(r.case_id, []),
+                                      companies.get(r.case_id, [])) for r in reports]
+        try:
+            _, body = self.http.request("POST", "/crm/v3/objects/notes/batch/create", json={"inputs": inputs})
+        except DataError as exc:
+            if len(reports) == 1:
+                raise
+            return [TransientError(self.system, f"the batch was refused as a whole ({exc}); one at a time")
+                    for _ in reports]
+        return mapping.batch_answers(self.system, [r.report.key for r in reports], body, mapping.NOTE_KEY_PROPERTY)
+
+    def _profile(self, ticket_id: str) -> tuple[list[str], list[str]]:
+        """The contacts and companies a ticket is associated to (one read)."""
+        _, body = self.http.request("GET", f"/crm/v3/objects/tickets/{quote(ticket_id, safe='')}",
+                                    params={"associations": "contacts,companies", "properties": "subject"})
+        return mapping.associated_ids(body, "contacts"), mapping.associated_ids(body, "companies")
 
     def list_cases(self, modified_since: datetime) -> Iterator[list[CaseSummary]]:
         """CRM search on `hs_lastmodifieddate`, 200 a page, oldest first. One query stops at 10,000 results,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from connectors.contract.records import (
     CustomerContext,
     IntakeCase,
     IntakeContact,
+    JobReport,
     VendorRecord,
 )
 from connectors.contract.times import parse_instant
@@ -23,6 +25,8 @@ from connectors.contract.times import parse_instant
 JOB_ID_PROPERTY = "fieldbridge_job_id"
 NOTE_KEY_PROPERTY = "fieldbridge_note_key"
 NOTE_TO_TICKET_TYPE = 228
+NOTE_TO_CONTACT_TYPE = 202  # HUBSPOT_DEFINED note → contact
+NOTE_TO_COMPANY_TYPE = 190  # HUBSPOT_DEFINED note → company
 
 
 def _iso_ms(ts: datetime) -> str:
@@ -67,6 +71,31 @@ def note_body(note: CaseNote, ticket_id: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def report_text(report: JobReport) -> str:
+    return f"{report.title}\n\n{report.body}"
+
+
+def report_body(report: JobReport, ticket_id: str, contact_ids: Sequence[str] = (),
+                company_ids: Sequence[str] = ()) -> dict[str, Any]:
+    """A job report as a note create request on the ticket and on the customer's contacts and companies (the
+    records associated to the ticket), so it shows on every one of them."""
+    targets = [(ticket_id, NOTE_TO_TICKET_TYPE)] + [(c, NOTE_TO_CONTACT_TYPE) for c in contact_ids] + \
+        [(c, NOTE_TO_COMPANY_TYPE) for c in company_ids]
+    return {
+        "properties": {"hs_timestamp": _iso_ms(report.timestamp), "hs_note_body": report_text(report),
+                       NOTE_KEY_PROPERTY: report.key},
+        "associations": [{"to": {"id": to_id},
+                          "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}
+                         for to_id, type_id in targets],
+    }
+
+
+def associated_ids(obj: dict[str, Any], to_type: str) -> list[str]:
+    """The ids a v3 object read with `associations=` lists for one object type."""
+    found = ((obj.get("associations") or {}).get(to_type) or {}).get("results") or []
+    return sorted({str(r["id"]) for r in found if isinstance(r, dict) and r.get("id") is not None})
 
 
 def epoch_ms(ts: datetime) -> int:

@@ -30,11 +30,17 @@ from connectors.emulator import (
 
 NOTE_TO_TICKET = 228  # HUBSPOT_DEFINED association type ids
 TICKET_TO_NOTE = 227
+NOTE_TO_CONTACT, CONTACT_TO_NOTE = 202, 201
+NOTE_TO_COMPANY, COMPANY_TO_NOTE = 190, 189
+#: what a note create may associate to, by HUBSPOT_DEFINED type id
+NOTE_TARGETS = {NOTE_TO_TICKET: "tickets", NOTE_TO_CONTACT: "contacts", NOTE_TO_COMPANY: "companies"}
 # (from, to) → HUBSPOT_DEFINED type id; each pair's reverse is its own id (HubSpot's association definitions)
 ASSOCIATION_TYPES = {("notes", "tickets"): NOTE_TO_TICKET, ("tickets", "notes"): TICKET_TO_NOTE,
                      ("contacts", "tickets"): 15, ("tickets", "contacts"): 16,
                      ("companies", "tickets"): 25, ("tickets", "companies"): 26,
-                     ("contacts", "companies"): 1, ("companies", "contacts"): 2}
+                     ("contacts", "companies"): 1, ("companies", "contacts"): 2,
+                     ("notes", "contacts"): NOTE_TO_CONTACT, ("contacts", "notes"): CONTACT_TO_NOTE,
+                     ("notes", "companies"): NOTE_TO_COMPANY, ("companies", "notes"): COMPANY_TO_NOTE}
 BATCH_LIMIT = 100  # inputs per batch create/update request
 PIPELINE_STAGES = {"0": {"1", "2", "3", "4"}}  # default support pipeline; "4" is Closed
 OBJECT_TYPES = {
@@ -140,6 +146,11 @@ def _epoch_ms(value: Any) -> float | None:
     return None
 
 
+def _names(values: list[str] | str | None) -> set[str]:
+    """A query list that may repeat (SDKs) or be comma-joined (curl)."""
+    return {n for value in ([values] if isinstance(values, str) else values or []) for n in value.split(",") if n}
+
+
 def _now() -> str:
     return pendulum.now("UTC").format("YYYY-MM-DDTHH:mm:ss.SSS") + "Z"
 
@@ -219,14 +230,25 @@ def create_app(
             return None
         return next(iter(store.find_by(object_type, f"$.properties.{id_property}", object_id)), None)
 
-    def public(doc: dict[str, Any], wanted: list[str] | str | None) -> dict[str, Any]:
-        """The object as the API shows it; `properties` may repeat (SDKs) or be comma-joined (curl)."""
+    def public(doc: dict[str, Any], wanted: list[str] | str | None,
+               associations: list[str] | None = None, object_type: str = "objects") -> dict[str, Any]:
+        """The object as the API shows it; `properties` may repeat (SDKs) or be comma-joined (curl); with
+        `associations`, the ids of the associated objects of those types (the v3 read's association map)."""
         out = {k: v for k, v in doc.items() if k != "associations"}
-        names = {n for value in ([wanted] if isinstance(wanted, str) else wanted or []) for n in value.split(",") if n}
+        names = _names(wanted)
         if names:
             names |= {"hs_object_id", "createdate", "hs_lastmodifieddate"}
             out["properties"] = {k: v for k, v in doc["properties"].items() if k in names}
+        linked: dict[str, Any] = {}
+        for to_type in sorted(_names(associations)):
+            found = [x for x in doc.get("associations", []) if x["to_type"] == to_type]
+            if found:
+                name = f"{object_type[:-1]}_to_{to_type[:-1]}"
+                linked[to_type] = {"results": [{"id": x["to_id"], "type": name} for x in found]}
+        if linked:
+            out["associations"] = linked
         return out
+
 
     def link(from_type: str, from_id: str, to_type: str, to_id: str, type_id: int) -> None:
         """Associations are two-way: each side records the other (with the reverse HubSpot-defined type id)."""
@@ -258,10 +280,11 @@ def create_app(
         for assoc in associations:
             to_id = str(assoc.get("to", {}).get("id"))
             type_ids = [t.get("associationTypeId") for t in assoc.get("types", [])]
-            if object_type == "notes" and NOTE_TO_TICKET in type_ids:
-                if store.get("tickets", to_id) is None:
-                    return err(400, f"ASSOCIATION: ticket {to_id} does not exist", "VALIDATION_ERROR"), {}, []
-                links.append({"to_type": "tickets", "to_id": to_id, "typeId": NOTE_TO_TICKET})
+            target = next((NOTE_TARGETS[t] for t in type_ids if t in NOTE_TARGETS), None)
+            if object_type == "notes" and target is not None:
+                if store.get(target, to_id) is None:
+                    return err(400, f"ASSOCIATION: {target[:-1]} {to_id} does not exist", "VALIDATION_ERROR"), {}, []
+                links.append({"to_type": target, "to_id": to_id, "typeId": ASSOCIATION_TYPES[("notes", target)]})
             else:
                 return err(400, f"Invalid association type ids {type_ids}", "VALIDATION_ERROR"), {}, []
         return None, props, links
@@ -467,11 +490,12 @@ def create_app(
     async def read_object(
         object_type: str, object_id: str, idProperty: str | None = None,
         properties: Annotated[list[str] | None, Query()] = None,
+        associations: Annotated[list[str] | None, Query()] = None,
     ) -> ExactJSONResponse:
         doc = find(object_type, object_id, idProperty) if object_type in OBJECT_TYPES else None
         if doc is None:
             return err(404, "Object not found.  objectId are usually numeric.")
-        return ExactJSONResponse(public(doc, properties))
+        return ExactJSONResponse(public(doc, properties, associations, object_type))
 
     @app.patch("/crm/v3/objects/{object_type}/{object_id}")
     async def update_object(

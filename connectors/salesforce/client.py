@@ -23,6 +23,7 @@ from connectors.contract import (
     CaseVisit,
     DataError,
     IntakeCase,
+    JobReport,
     NoteRequest,
     UnknownOutcomeError,
     VendorRecord,
@@ -205,12 +206,14 @@ class SalesforceCRM:
                 return VendorRecord(id=str(row["Id"]), raw=row)
         return None
 
-    def add_note(self, case_id: str, note: CaseNote) -> VendorRecord:
+    def add_note(self, case_id: str, note: CaseNote, formatted: bool = False) -> VendorRecord:
         """Create a comment. Not idempotent by itself: a lost answer raises UnknownOutcomeError, and the
-        ledger's lookup (`find_note`) decides before anything is written again."""
+        ledger's lookup (`find_note`) decides before anything is written again. `formatted`: the body already
+        ends in its marker line."""
         try:
             _, body = self.http.request("POST", self._api("/sobjects/CaseComment"), json={
-                "ParentId": case_id, "CommentBody": mapping.comment_body(note), "IsPublished": False})
+                "ParentId": case_id, "CommentBody": note.body if formatted else mapping.comment_body(note),
+                "IsPublished": False})
         except UnknownOutcomeError:
             found = self.find_note(note.key, case_id)
             if found is None:
@@ -222,6 +225,47 @@ class SalesforceCRM:
         self.http.request("PATCH", self._api(f"/sobjects/CaseComment/{quote(note_id, safe='')}"),
                           json={"CommentBody": mapping.comment_body(note)}, idempotent=True)
         return VendorRecord(id=note_id)
+
+    # -- job reports on the customer's profile (ReportingCRM) --------------------------------------------------
+
+    def find_report(self, key: str, case_id: str) -> VendorRecord | None:
+        return self.find_note(key, case_id)
+
+    def file_report(self, case_id: str, report: JobReport) -> VendorRecord:
+        """A comment on the Case, then a completed activity (Task) on the Case's Account. Called only when no
+        comment of this report exists — and the activity is written after the comment — so neither is there."""
+        account_id = self._case_account(case_id)
+        comment = self.add_note(case_id, CaseNote(report.key, mapping.report_comment(report), report.timestamp),
+                                formatted=True)
+        if account_id is None:
+            return comment
+        _, body = self.http.request("POST", self._api("/sobjects/Task"),
+                                    json=mapping.report_activity(report, account_id))
+        return VendorRecord(id=comment.id, raw={"task_id": str(body["id"]), "account_id": account_id})
+
+    def update_report(self, existing: VendorRecord, case_id: str, report: JobReport) -> VendorRecord:
+        """The comment rewritten and the Account activity brought in line (found by its subject; written when an
+        earlier attempt stopped between the comment and the activity)."""
+        self.http.request("PATCH", self._api(f"/sobjects/CaseComment/{quote(existing.id, safe='')}"),
+                          json={"CommentBody": mapping.report_comment(report)}, idempotent=True)
+        account_id = self._case_account(case_id)
+        if account_id is None:
+            return VendorRecord(id=existing.id)
+        activity = mapping.report_activity(report, account_id)
+        found = list(self.query(f"SELECT Id FROM Task WHERE WhatId = '{_soql_escape(account_id)}' "
+                                f"AND Subject = '{_soql_escape(activity['Subject'])}'"))
+        if found:
+            task_id = str(found[0]["Id"])
+            self.http.request("PATCH", self._api(f"/sobjects/Task/{quote(task_id, safe='')}"), json=activity,
+                              idempotent=True)
+        else:
+            _, body = self.http.request("POST", self._api("/sobjects/Task"), json=activity)
+            task_id = str(body["id"])
+        return VendorRecord(id=existing.id, raw={"task_id": task_id, "account_id": account_id})
+
+    def _case_account(self, case_id: str) -> str | None:
+        rows = list(self.query(f"SELECT Id, AccountId FROM Case WHERE Id = '{_soql_escape(case_id)}'"))
+        return str(rows[0]["AccountId"]) if rows and rows[0].get("AccountId") else None
 
     batch_limit = 200  # records per sObject Collections call
 

@@ -17,6 +17,7 @@ from connectors.contract import (
     CaseVisit,
     IntakeCase,
     IntakeContact,
+    JobReport,
     VendorRecord,
 )
 from connectors.contract.times import parse_instant
@@ -58,6 +59,25 @@ def new_case_fields(subject: str, content: str) -> dict[str, Any]:
 
 def comment_body(note: CaseNote) -> str:
     return f"{note.body}\n\n{MARKER}{note.key}"[:4000]
+
+
+def report_comment(report: JobReport) -> str:
+    """The report as a Case comment (4,000 characters at most), ending in its key's marker line."""
+    marker = f"\n\n{MARKER}{report.key}"
+    return f"{report.title}\n\n{report.body}"[:4000 - len(marker)] + marker
+
+
+def report_subject(report: JobReport) -> str:
+    """The Account activity's subject: it carries the key, so the activity is found again (Subject filters in
+    SOQL; a Task's Description does not)."""
+    return f"{report.title} [{report.key}]"[:255]
+
+
+def report_activity(report: JobReport, account_id: str) -> dict[str, Any]:
+    """A completed Task logged on the Account: the visit in the customer's activity history."""
+    return {"Subject": report_subject(report), "Description": report.body[:32000], "Status": "Completed",
+            "ActivityDate": report.timestamp.astimezone(UTC).date().isoformat(), "WhatId": account_id,
+            "TaskSubtype": "Task"}
 
 
 def note_key_of(body: str | None) -> str | None:

@@ -44,7 +44,18 @@ OBJECTS: dict[str, dict[str, Any]] = {
     "CaseComment": {"prefix": "00a", "fields": {"ParentId", "CommentBody", "IsPublished"},
                     "readonly": {"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "CreatedById"},
                     "external_ids": set()},
+    "Account": {"prefix": "001", "fields": {"Name", "Phone", "BillingStreet", "BillingCity", "BillingState",
+                                            "BillingPostalCode", "Type", "Industry"},
+                "readonly": {"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp"},
+                "external_ids": set()},
+    # an activity: WhatId names the Account (or other record) it is logged on, WhoId a Contact
+    "Task": {"prefix": "00T", "fields": {"Subject", "Description", "Status", "Priority", "ActivityDate", "WhatId",
+                                         "WhoId", "TaskSubtype", "OwnerId"},
+             "readonly": {"Id", "IsClosed", "CreatedDate", "LastModifiedDate", "SystemModstamp", "AccountId"},
+             "external_ids": set()},
 }
+TASK_STATUSES = {"Not Started": False, "In Progress": False, "Waiting on someone else": False, "Deferred": False,
+                 "Completed": True}
 
 
 def error(status: int, message: str, code: str | None = None, fields: list[str] | None = None) -> ExactJSONResponse:
@@ -189,6 +200,17 @@ def create_app(
                          "FIELD_INTEGRITY_EXCEPTION", ["ParentId"])
         if sobject == "CaseComment" and len(str(body.get("CommentBody") or "")) > 4000:
             return error(400, "Body: data value too large", "STRING_TOO_LONG", ["CommentBody"])
+        if sobject == "Task" and "Status" in body and body["Status"] not in TASK_STATUSES:
+            return error(400, f"Status: bad value for restricted picklist field: {body['Status']}",
+                         "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", ["Status"])
+        if sobject == "Task" and body.get("WhatId") and not any(
+                store.get(o, str(body["WhatId"])) is not None for o in ("Account", "Case")):
+            return error(400, f"Related To ID: id value of incorrect type: {body['WhatId']}",
+                         "FIELD_INTEGRITY_EXCEPTION", ["WhatId"])
+        if sobject == "Task" and len(str(body.get("Subject") or "")) > 255:
+            return error(400, "Subject: data value too large", "STRING_TOO_LONG", ["Subject"])
+        if sobject == "Task" and len(str(body.get("Description") or "")) > 32000:
+            return error(400, "Comments: data value too large", "STRING_TOO_LONG", ["Description"])
         return None
 
     def apply(sobject: str, doc: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -199,6 +221,10 @@ def create_app(
             if closed and not doc.get("IsClosed"):
                 doc["ClosedDate"] = now
             doc["IsClosed"] = closed
+        if sobject == "Task":
+            doc["IsClosed"] = TASK_STATUSES.get(doc.get("Status") or "Not Started", False)
+            what = str(doc.get("WhatId") or "")
+            doc["AccountId"] = what if store.get("Account", what) is not None else None
         doc["LastModifiedDate"] = doc["SystemModstamp"] = now
         return doc
 
@@ -209,6 +235,8 @@ def create_app(
             body = {"Status": "New", **body}
         if sobject == "CaseComment":
             body = {"IsPublished": False, **body}
+        if sobject == "Task":
+            body = {"Status": "Not Started", "Priority": "Normal", **body}
         doc = apply(sobject, doc, body)
         store.put(sobject, doc["Id"], doc)
         return doc
