@@ -167,21 +167,24 @@ def test_salesforce_collections_and_vendors_without_batches_under_lost_answers(
     webhook receivers: the same bulk run, every first write's answer lost, each record and event once."""
     from flows.bulk_job_closed import bulk_job_closed
     from tasks.runtime import reset_runtime
-    from tests.test_combinations import _state, accounting_census, crm_census, payroll_census
+    from tests.test_combinations import _state, accounting_census, crm_census, link_profile, payroll_census
 
     for name, value in {"FIELDBRIDGE_CRM_SYSTEM": "salesforce", "FIELDBRIDGE_PAYROLL_SYSTEM": "bamboohr",
                         "FIELDBRIDGE_ACCOUNTING_SYSTEM": "xero", "FIELDBRIDGE_EVENTS_SYSTEM": "webhook",
-                        "FIELDBRIDGE_WEBHOOK_SECRETS": "whsec_bulk"}.items():
+                        "FIELDBRIDGE_WEBHOOK_SECRETS": "whsec_bulk", "FIELDBRIDGE_CRM_JOB_REPORTS": "true"}.items():
         monkeypatch.setenv(name, value)
     world = make_world(tmp_path, monkeypatch, jobs=8)
     try:
         jobs = [j.id for j in world.company.jobs]
+        link_profile(world, "salesforce", jobs[0])  # one Case on an Account: its report is an activity there too
         world.faults_all(drop_first_write=True)
         state = bulk_job_closed(jobs, label="sf", return_state=True)
         assert state.is_completed(), state.message
         cases, notes = crm_census(world, "salesforce")
         assert cases == dict.fromkeys(jobs, True)
-        assert set(notes.values()) == {1} and len(notes) == len([n for n in world.company.notes])
+        reports = {f"fb-report-{j}" for j in jobs} | {f"activity:fb-report-{jobs[0]}"}
+        assert set(notes.values()) == {1} and len(notes) == len(world.company.notes) + len(reports)
+        assert reports <= set(notes)
         assert set(payroll_census(world, "bamboohr").values()) == {1}
         invoices, emails = accounting_census(world, "xero")
         assert invoices == dict.fromkeys(jobs, 1) and set(emails.values()) == {1} and len(emails) == len(jobs)
