@@ -27,9 +27,18 @@ def at(day: int, hour: int) -> datetime:
 
 @pytest.fixture
 def hr_world(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    yield from _hr_world(tmp_path, monkeypatch, "bamboohr")
+
+
+@pytest.fixture
+def gusto_hr_world(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    yield from _hr_world(tmp_path, monkeypatch, "gusto")
+
+
+def _hr_world(tmp_path, monkeypatch: pytest.MonkeyPatch, hr_system: str) -> Iterator[World]:
     from tasks.runtime import reset_runtime
 
-    monkeypatch.setenv("FIELDBRIDGE_HR_SYSTEM", "bamboohr")
+    monkeypatch.setenv("FIELDBRIDGE_HR_SYSTEM", hr_system)
     w = make_world(tmp_path, monkeypatch)
     with Session(w.runtime.engine) as s:  # jobs still to visit (the demo's jobs are all closed)
         template = s.get(Job, "J1001")
@@ -101,6 +110,44 @@ def test_leave_blocks_whole_and_partial_days_and_a_cancelled_leave_frees_them(hr
     assert again["removed"] == ["T01 2026-12-02 (Sick, all day)"] and again["added"] == []
     assert again["unchanged"] == 1 and again["conflicts"] == []
     _assign(world, "S3", "T01", at(2, 13), at(2, 15))  # free again
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_gusto_time_off_blocks_whole_and_partial_days_and_a_denied_request_frees_them(
+        gusto_hr_world: World) -> None:
+    """Gusto as the HR system: its time off requests (hours per day) through the same flow."""
+    from flows.hr_availability import hr_availability
+
+    world = gusto_hr_world
+    url = world.sandboxes.url("gusto")
+    t01 = _hr_id(world, "T01")
+    assert t01 == next(t.payroll_id for t in world.company.technicians if t.id == "T01")  # Gusto's employee uuid
+
+    def request(employee: str, start: str, end: str, **kw: Any) -> str:
+        answer = httpx.post(f"{url}/_sandbox/time-off", json={"employee_uuid": employee, "start": start, "end": end,
+                                                              **kw})
+        answer.raise_for_status()
+        return str(answer.json()["id"])
+
+    _assign(world, "S1", "T01", at(2, 9), at(2, 11))
+    sick = request(t01, "2026-12-02", "2026-12-02", request_type="sick")
+    request(t01, "2026-12-03", "2026-12-03", hours_per_day="4.000")  # half a day of vacation
+    request(t01, "2026-12-07", "2026-12-07", status="pending")  # not approved: not away
+    request("11111111-1111-4111-8111-111111111111", "2026-12-02", "2026-12-04")  # not a technician
+    request(t01, "2026-10-01", "2026-10-02")  # long past: outside the window
+
+    result = hr_availability()
+    assert sorted(result["added"]) == ["T01 2026-12-02 (Sick, all day)", "T01 2026-12-03 (Vacation, 4 h away)"]
+    assert result["unknown_employees"] == ["11111111-1111-4111-8111-111111111111"]
+    [conflict] = result["conflicts"]
+    assert conflict["job"] == "S1" and "on leave (Sick)" in conflict["why"]
+    with pytest.raises(DispatchRefused, match=r"on leave \(Sick\) on 2026-12-02"):
+        _assign(world, "S2", "T01", at(2, 13), at(2, 15))
+
+    httpx.post(f"{url}/_sandbox/time-off/{sick}/status", json={"status": "denied"}).raise_for_status()
+    again = hr_availability()
+    assert again["removed"] == ["T01 2026-12-02 (Sick, all day)"] and again["added"] == []
+    _assign(world, "S2", "T01", at(2, 13), at(2, 15))
 
 
 def test_dispatch_refuses_double_booking_unless_forced_and_the_cli_says_why(hr_world: World) -> None:

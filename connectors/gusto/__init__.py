@@ -66,7 +66,7 @@ def _credentials() -> type:
 
 
 plugin = ConnectorPlugin(
-    name="gusto", title="Gusto", roles=frozenset({"payroll"}), settings=GustoSettings, connect=_connect,
+    name="gusto", title="Gusto", roles=frozenset({"payroll", "hr"}), settings=GustoSettings, connect=_connect,
     secret_fields=("token", "client_secret", "refresh_token"), credentials=_credentials, sandbox=_sandbox,
     sandbox_env=_sandbox_env, seed_sandbox=_seed_sandbox, demo_id=_demo_id, docs="docs/connectors.md#gusto",
 )

@@ -14,7 +14,7 @@ from connectors.contract import (
     DataError,
     VendorError,
 )
-from connectors.contract.records import TimesheetDay, TimesheetSummary, VendorRecord
+from connectors.contract.records import TimeOff, TimesheetDay, TimesheetSummary, VendorRecord
 from connectors.gusto import mapping
 from connectors.http import (
     BearerToken,
@@ -41,9 +41,10 @@ def describe(status: int, body: Any, headers: Mapping[str, str] | None = None) -
 
 #: requests per minute per user token: the documented default quota
 RATE_LIMIT = 200
+TIME_OFF_MARGIN = timedelta(days=62)  # how far outside the asked window a request may start or end and be seen
 
 class GustoPayroll:
-    """Payroll role over Gusto's time-tracking API for one company."""
+    """Payroll role over Gusto's time-tracking API for one company; HR role over its time off requests."""
 
     system = "gusto"
 
@@ -145,6 +146,22 @@ class GustoPayroll:
                 return fresh
             raise
         return mapping.record(doc)
+
+    # -- HR role: time off ---------------------------------------------------------------------------------------
+
+    def list_time_off(self, start: date, end: date, status: str = "approved") -> list[TimeOff]:
+        """The company's time off requests that touch [start, end]. Gusto's filters keep requests *inside* the
+        window (start on or after `start_date`, end on or before `end_date`), so the window is widened by
+        TIME_OFF_MARGIN on each side and overlap is decided here: a request longer than that margin which
+        starts before and ends after the window is not seen (docs/connectors.md, Gusto)."""
+        _, body = self.http.request("GET", f"/v1/companies/{self.company_uuid}/time_off_requests", params={
+            "start_date": (start - TIME_OFF_MARGIN).isoformat(), "end_date": (end + TIME_OFF_MARGIN).isoformat()})
+        leaves = [mapping.time_off(r) for r in body or [] if isinstance(r, dict) and r.get("days")]
+        return [t for t in leaves if t.start <= end and t.end >= start and (status is None or t.status == status)]
+
+    def whos_out(self, start: date, end: date) -> list[TimeOff]:
+        """Gusto has no who's-out list: the approved requests of the window are who is out."""
+        return self.list_time_off(start, end, "approved")
 
     def record_url(self, kind: str, vendor_id: str) -> str | None:
         base = str(self.http.base_url).rstrip("/")

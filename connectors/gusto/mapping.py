@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from connectors.contract.records import TimesheetDay, TimesheetSummary, VendorRecord
+from connectors.contract.records import TimeOff, TimesheetDay, TimesheetSummary, VendorRecord
 
 KEY_FIELD = "fieldbridge_key"
 CLASSIFICATIONS = (("regular_hours", "Regular"), ("overtime_hours", "Overtime"),
@@ -55,3 +55,25 @@ def summary(doc: dict[str, Any]) -> TimesheetSummary:
 
 def record(doc: dict[str, Any]) -> VendorRecord:
     return VendorRecord(id=doc["uuid"], version=doc["version"], raw=doc)
+
+
+def _hours(value: Any) -> Decimal:
+    """"8.000" → 8, "4.500" → 4.5 (exact, without Gusto's padding)."""
+    return Decimal(format(Decimal(str(value)).normalize(), "f"))
+
+
+#: Gusto's request statuses in the words of the HR role (TimeOff.status)
+TIME_OFF_STATUSES = {"approved": "approved", "pending": "requested", "denied": "denied"}
+
+
+def time_off(row: dict[str, Any]) -> TimeOff:
+    """A Gusto time off request: `days` maps each date to the hours taken (strings, "8.000"); the employee is
+    its uuid (the technician's payroll id, which is also their HR id when Gusto plays HR)."""
+    days = tuple(sorted((date.fromisoformat(d), _hours(h)) for d, h in (row.get("days") or {}).items()))
+    if not days:
+        raise ValueError(f"Gusto time off request {row.get('id')} has no days")
+    return TimeOff(vendor_id=str(row["id"]), employee_id=str((row.get("employee") or {}).get("uuid", "")),
+                   start=days[0][0], end=days[-1][0],
+                   kind=str(row.get("request_type") or "time off").replace("_", " ").capitalize(),
+                   status=TIME_OFF_STATUSES.get(str(row.get("status")), str(row.get("status"))),
+                   amount=sum((h for _, h in days), Decimal(0)), unit="hours", days=days)

@@ -10,6 +10,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -261,6 +262,55 @@ def create_app(
     async def get_employee(employee_uuid: str) -> ExactJSONResponse:
         doc = store.get("employees", employee_uuid)
         return ExactJSONResponse(doc) if doc else err(404, f"Employee {employee_uuid} not found")
+
+    @app.get("/v1/companies/{company}/time_off_requests")
+    async def list_time_off_requests(company: str, start_date: str | None = None,
+                                     end_date: str | None = None) -> ExactJSONResponse:
+        """Every time off request of the company, past and present (Gusto: "Get time off requests for a
+        company"): `start_date` keeps requests starting on or after it, `end_date` those ending on or before it —
+        requests inside the window, not overlapping it."""
+        if company != company_uuid:
+            return err(404, f"Company {company} not found")
+        try:
+            low = date.fromisoformat(start_date) if start_date else None
+            high = date.fromisoformat(end_date) if end_date else None
+        except ValueError:
+            return err(422, "start_date and end_date must be dates (YYYY-MM-DD)", "start_date")
+        rows = []
+        for doc in sorted(store.all("time_off_requests"), key=lambda d: d["id"]):
+            days = [date.fromisoformat(d) for d in sorted(doc.get("days") or {})]
+            if days and (low is None or days[0] >= low) and (high is None or days[-1] <= high):
+                rows.append(doc)
+        return ExactJSONResponse(rows)
+
+    @app.post("/_sandbox/time-off")
+    async def add_time_off(request: Request) -> ExactJSONResponse:
+        """Seed a time off request as an employee files it in Gusto (hours per day; 8 is a whole day)."""
+        body = await read_json(request) or {}
+        first, last = date.fromisoformat(body["start"]), date.fromisoformat(body["end"])
+        hours = str(body.get("hours_per_day", "8.000"))
+        employee = store.get("employees", str(body["employee_uuid"])) or {}
+        doc = {"id": store.next_id("time_off_requests", start=1), "status": body.get("status", "approved"),
+               "employee_note": body.get("note", ""), "employer_note": "",
+               "request_type": body.get("request_type", "vacation"),
+               "days": {(first + timedelta(days=n)).isoformat(): hours for n in range((last - first).days + 1)},
+               "employee": {"uuid": str(body["employee_uuid"]),
+                            "full_name": f"{employee.get('first_name', '')} {employee.get('last_name', '')}".strip()},
+               "initiator": {"uuid": str(body["employee_uuid"]), "full_name": ""},
+               "approver": {"uuid": "a0000000-0000-4000-8000-000000000001", "full_name": "Office Manager"}
+               if body.get("status", "approved") == "approved" else None}
+        store.put("time_off_requests", str(doc["id"]), doc)
+        return ExactJSONResponse(doc, status_code=201)
+
+    @app.post("/_sandbox/time-off/{request_id}/status")
+    async def set_time_off_status(request_id: str, request: Request) -> ExactJSONResponse:
+        """The employer approves or denies a request in Gusto's app (there is no API for it)."""
+        doc = store.get("time_off_requests", request_id)
+        if doc is None:
+            return err(404, f"Time off request {request_id} not found")
+        doc["status"] = (await read_json(request) or {}).get("status", doc["status"])
+        store.put("time_off_requests", request_id, doc)
+        return ExactJSONResponse(doc)
 
     return build_sandbox("gusto", app, store, faults, error_body, RateWindow(per_minute_limit, 60.0),
                          exempt=("/oauth/",))
