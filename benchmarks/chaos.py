@@ -109,6 +109,8 @@ def reference(company: Any, home: Path, api_url: str) -> Census:
 
     saved = dict(os.environ)
     home.mkdir(parents=True, exist_ok=True)
+    for key in [k for k in os.environ if k.startswith("FIELDBRIDGE_")]:
+        del os.environ[key]  # the product's defaults, as the stack's workers have them (a test's own are not)
     os.environ.update({"FIELDBRIDGE_HOME": str(home), "FIELDBRIDGE_DATABASE_URL": f"sqlite:///{home / 'ref.db'}",
                        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"})
     os.environ["PREFECT_API_URL"] = api_url
