@@ -140,6 +140,6 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow suites first: with `-n 2 --dist loadfile` each file goes to one worker in collection order, and a
+    """Slow suites first: with `-n 3 --dist loadfile` each file goes to one worker in collection order, and a
     minutes-long file collected last (test_workers_pg.py) kept one worker busy long after the other was done."""
     items.sort(key=lambda item: 0 if item.get_closest_marker("slow") else 1)
