@@ -16,7 +16,7 @@ from models.canonical import Customer, Job, Site
 from models.intake import CrmCase
 from models.schedule import Visit
 from tasks.dispatch import DispatchRefused, assign
-from tests.conftest import World
+from tests.conftest import World, make_world
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -219,3 +219,50 @@ def test_the_evening_brief_tells_the_technician_about_the_customer(world: World)
     assert f"**Open issues (1):** Leak under the sink (case {leak})" in second
     assert "Thermostat replaced (closed)" in second
     assert CliRunner().invoke(app, ["brief", "T03", "--date", "2026-12-08"]).exit_code == 2
+
+
+def test_salesforce_cases_become_jobs_and_the_brief_reads_the_contact_account_and_cases(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Salesforce as the CRM: a Case flagged for a visit becomes a job (polled), and the evening brief reads the
+    Contact's preferences, its Account's contract and service level, and its Cases — over the wire."""
+    from typer.testing import CliRunner
+
+    from deployments.cli import app
+    from flows.crm_intake import crm_intake
+    from flows.customer_context import customer_context
+    from tasks.runtime import reset_runtime
+
+    monkeypatch.setenv("FIELDBRIDGE_CRM_SYSTEM", "salesforce")
+    world = make_world(tmp_path, monkeypatch)
+    try:
+        sf = world.runtime.crm
+
+        def create(sobject: str, **fields: Any) -> str:
+            return str(sf.http.request("POST", sf._api(f"/sobjects/{sobject}"), json=fields)[1]["id"])
+
+        account = create("Account", Name="Okafor Holdings", FSM_Service_Level__c="Gold (4 h response)",
+                         FSM_Contract__c="Annual maintenance 2026")
+        who = create("Contact", FirstName="Dana", LastName="Okafor", Email="dana@home.example", AccountId=account,
+                     FSM_Preferences__c="Call 30 min ahead; dog in the yard", MailingStreet="5 Harbor Rd",
+                     MailingCity="Sausalito", MailingState="CA", MailingPostalCode="94965")
+        create("Case", Subject="Thermostat replaced", ContactId=who, Status="Closed")
+        leak = create("Case", Subject="Leak under the sink", Description="Water on the floor", ContactId=who,
+                      FSM_Needs_Visit__c=True)
+
+        assert crm_intake()["created"] == [f"CRM-{leak}"]
+        la = ZoneInfo("America/Los_Angeles")
+        assign(world.runtime.engine, f"CRM-{leak}", "T02", datetime(2026, 12, 8, 13, tzinfo=la),
+               datetime(2026, 12, 8, 15, tzinfo=la), workday_hours=world.runtime.settings.workday_hours)
+        result = customer_context(day="2026-12-08")
+        assert result["visits"] == 1 and result["with_crm_context"] == 1
+        printed = CliRunner().invoke(app, ["brief", "T02", "--date", "2026-12-08"])
+        assert printed.exit_code == 0, printed.output
+        assert f"job CRM-{leak} · Dana Okafor" in printed.output
+        assert "**Preferences:** Call 30 min ahead; dog in the yard" in printed.output
+        assert "**Contract:** Annual maintenance 2026 · service level Gold (4 h response) (Okafor Holdings)" \
+            in printed.output
+        assert f"**Open issues (1):** Leak under the sink (case {leak})" in printed.output
+        assert "Thermostat replaced (closed)" in printed.output
+    finally:
+        reset_runtime()
+        world.sandboxes.stop()

@@ -21,6 +21,7 @@ from connectors.contract import (
     CaseResolution,
     CaseSummary,
     CaseVisit,
+    CustomerContext,
     DataError,
     IntakeCase,
     JobReport,
@@ -127,6 +128,28 @@ class SalesforceCRM:
                     "SELECT Id, FirstName, LastName, Email, Phone, MailingStreet, MailingCity, MailingState, "
                     f"MailingPostalCode FROM Contact WHERE Id IN ({quoted})")}
             yield [mapping.intake_case(r, self.job_id_field, contacts.get(r.get("ContactId") or "")) for r in page]
+
+    def customer_contexts(self, contact_ids: Sequence[str], last_cases: int) -> dict[str, CustomerContext]:
+        """Every contact's context in three queries for a day's customers: the Contacts (preferences, Account),
+        their Accounts (service level, contract) and their Cases (open ones, the latest)."""
+        ids = sorted(set(contact_ids))
+        if not ids:
+            return {}
+        contacts = {r["Id"]: r for r in self.query(
+            f"SELECT Id, FirstName, LastName, Email, AccountId, {mapping.PREFERENCES_FIELD} FROM Contact "
+            f"WHERE Id IN ({_quoted(ids)})")}
+        account_ids = sorted({str(c["AccountId"]) for c in contacts.values() if c.get("AccountId")})
+        accounts = {r["Id"]: r for r in self.query(
+            f"SELECT Id, Name, {mapping.SERVICE_LEVEL_FIELD}, {mapping.CONTRACT_FIELD} FROM Account "
+            f"WHERE Id IN ({_quoted(account_ids)})")} if account_ids else {}
+        cases: dict[str, list[dict[str, Any]]] = {}
+        if contacts:
+            for row in self.query(f"SELECT Id, Subject, IsClosed, LastModifiedDate, ContactId FROM Case "
+                                  f"WHERE ContactId IN ({_quoted(sorted(contacts))})"):
+                cases.setdefault(str(row["ContactId"]), []).append(row)
+        return {cid: mapping.customer_context(contact, accounts.get(str(contact.get("AccountId") or "")),
+                                              cases.get(cid, []), last_cases)
+                for cid, contact in contacts.items()}
 
     def link_case(self, case_id: str, job_id: str) -> VendorRecord:
         """Stamp the job id on the Case (PATCH by Id: repeating it is harmless)."""
@@ -320,6 +343,10 @@ class SalesforceCRM:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _quoted(values: Sequence[str]) -> str:
+    return ", ".join(f"'{_soql_escape(v)}'" for v in values)
 
 
 def _soql_escape(value: str) -> str:

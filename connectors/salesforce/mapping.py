@@ -11,10 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.contract import (
+    CaseBrief,
     CaseNote,
     CaseResolution,
     CaseSummary,
     CaseVisit,
+    CustomerContext,
     IntakeCase,
     IntakeContact,
     JobReport,
@@ -23,6 +25,9 @@ from connectors.contract import (
 from connectors.contract.times import parse_instant
 
 MARKER = "— fieldbridge note "
+PREFERENCES_FIELD = "FSM_Preferences__c"  # Contact: how the customer wants the visit (custom field, docs/connectors.md)
+SERVICE_LEVEL_FIELD = "FSM_Service_Level__c"  # Account: the contract's service level (custom field)
+CONTRACT_FIELD = "FSM_Contract__c"  # Account: the service contract (custom field)
 
 
 def resolution_fields(case: CaseResolution, closed_status: str, resolution_field: str) -> dict[str, Any]:
@@ -51,6 +56,21 @@ def intake_case(row: dict[str, Any], job_id_field: str, contact: dict[str, Any] 
     return IntakeCase(case_id=row["Id"], job_id=row.get(job_id_field) or None,
                       subject=row.get("Subject") or f"Case {row['Id']}", description=row.get("Description") or "",
                       open=not row.get("IsClosed"), modified_at=parse_instant(row["SystemModstamp"]), contact=who)
+
+
+def customer_context(contact: dict[str, Any], account: dict[str, Any] | None, cases: list[dict[str, Any]],
+                     last_cases: int) -> CustomerContext:
+    """A Contact, its Account and its Cases as the pre-visit brief reads them; newest cases first."""
+    name = " ".join(p for p in (contact.get("FirstName"), contact.get("LastName")) if p) or contact.get("Email") \
+        or str(contact["Id"])
+    briefs = sorted((CaseBrief(str(c["Id"]), c.get("Subject") or f"Case {c['Id']}", not c.get("IsClosed"),
+                               parse_instant(c["LastModifiedDate"]) if c.get("LastModifiedDate") else None)
+                     for c in cases), key=lambda b: b.modified_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+    account = account or {}
+    return CustomerContext(contact_id=str(contact["Id"]), name=name, preferences=contact.get(PREFERENCES_FIELD),
+                           company=account.get("Name"), service_level=account.get(SERVICE_LEVEL_FIELD),
+                           contract=account.get(CONTRACT_FIELD), open_cases=tuple(b for b in briefs if b.open),
+                           recent_cases=tuple(briefs[:last_cases]))
 
 
 def new_case_fields(subject: str, content: str) -> dict[str, Any]:
