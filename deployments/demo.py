@@ -22,7 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from deployments import demo_data, sandboxes
+from connectors.registry import get_plugin
+from deployments import demo_data, demo_morning, sandboxes
 from models.files import private_dir
 from models.settings import FieldbridgeSettings
 
@@ -58,16 +59,18 @@ def prepare_company(settings: FieldbridgeSettings, jobs: int) -> demo_data.DemoC
     return company
 
 
-def prepare_setup(settings: FieldbridgeSettings, jobs: int) -> demo_data.DemoCompany:
-    """The demo's start: company configuration and the vendors' side; the jobs come through the ingress."""
+def prepare_setup(settings: FieldbridgeSettings, jobs: int) -> tuple[demo_data.DemoCompany, demo_morning.DemoMorning]:
+    """The demo's start: company configuration and the vendors' side, with the morning's new CRM cases and HR
+    time off; the closed jobs come through the ingress."""
     from models.db import create_schema, get_engine
 
     engine = get_engine(settings.resolved_database_url())
     create_schema(engine)
     company = company_for(settings, jobs)
     demo_data.load_setup(company, engine)
-    sandboxes.seed(company, settings)
-    return company
+    morning = demo_morning.plan(company, settings)
+    sandboxes.seed(company, settings, morning)
+    return company, morning
 
 
 def ingress_secret(home: Path) -> str:
@@ -185,6 +188,9 @@ def run_demo(jobs: int, keep_running: bool, home: Path, prefect_port: int, worke
     secret = ingress_secret(home)
     os.environ.setdefault("FIELDBRIDGE_INGRESS_SECRETS", secret)
     settings = FieldbridgeSettings(home=home)
+    if settings.hr_system is None and "hr" in get_plugin(settings.payroll_system).roles:
+        os.environ["FIELDBRIDGE_HR_SYSTEM"] = settings.payroll_system  # time off from the payroll system's HR side
+        settings = FieldbridgeSettings(home=home)
     ports = {s: (p if _port_free(p) else 0) for s, p in DEFAULT_PORTS.items()}
     console.print(f"[bold]fieldbridge demo[/] — {settings.company_name}, home [cyan]{home}[/]")
     running = sandboxes.start_all(settings, state_dir=home / "sandboxes", ports=ports)
@@ -204,11 +210,12 @@ def run_demo(jobs: int, keep_running: bool, home: Path, prefect_port: int, worke
 
         reset_runtime()
         settings = FieldbridgeSettings()
-        company = prepare_setup(settings, jobs)
+        company, morning = prepare_setup(settings, jobs)
         with console.status("serving the deployments from prefect.yaml (and loading the quality suites)…"):
             service = start_service(settings, ingress_port=DEFAULT_INGRESS_PORT if _port_free(
                 DEFAULT_INGRESS_PORT) else 0, prefect=prefect)
         console.print(f"  ingress         {service.ingress_url}/v1/events")
+        demo_morning.run(morning, company, console)
         return _run(company, settings, service, running, workers, console, keep_running)
     finally:
         if not keep_running:

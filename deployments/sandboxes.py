@@ -6,8 +6,9 @@ by its own plugin, so this module names no vendor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from connectors.contract import (
     ConnectorPlugin,
@@ -21,6 +22,9 @@ from connectors.emulator import FaultConfig, Sandbox, SandboxServer
 from connectors.registry import get_plugin, plugins
 from deployments.demo_data import DemoCompany
 from models.settings import FieldbridgeSettings
+
+if TYPE_CHECKING:
+    from deployments.demo_morning import DemoMorning
 
 
 def configured(settings: FieldbridgeSettings) -> dict[Role, ConnectorPlugin]:
@@ -106,15 +110,18 @@ def demo_seed(company: DemoCompany) -> DemoSeed:
     )
 
 
-def seed(company: DemoCompany, settings: FieldbridgeSettings) -> None:
+def seed(company: DemoCompany, settings: FieldbridgeSettings, morning: DemoMorning | None = None) -> None:
     """Put on the vendor side what exists there before fieldbridge runs: payroll employees, the accounting
-    customers that already have records, and a CRM case for every job (through the CRM role itself)."""
+    customers that already have records, and a CRM case for every job (through the CRM role itself); with
+    `morning`, the day's new CRM cases and HR time off too (the demo's)."""
     from tasks.runtime import connect
 
     plugins_by_role = configured(settings)
     seed_data = demo_seed(company)
+    if morning is not None:
+        seed_data = replace(seed_data, cases=morning.cases, leaves=morning.leaves)
     seeded = set()
-    for role in ("payroll", "accounting", "hr"):
+    for role in ("payroll", "accounting", "hr", "crm"):
         plugin = plugins_by_role.get(role)
         if plugin is not None and plugin.name not in seeded and plugin.seed_sandbox is not None \
                 and plugin.sandbox is not None:

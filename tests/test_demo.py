@@ -39,11 +39,22 @@ def test_demo_posts_each_job_once_and_a_rerun_duplicates_nothing(tmp_path: Path)
     assert "5 of 5 jobs posted" in first.stdout
     assert "reconciliation of 2026-11-24: all checks passed (match rate 100.0%), 0 drift row(s)" in first.stdout
     assert f"http://127.0.0.1:{port}" in first.stdout
+    # the morning: CRM cases → jobs, booked for tomorrow, a sick day from HR moves a visit, briefs published
+    morning = " ".join(first.stdout.split())
+    assert "2 new case(s) became jobs (CRM-demo-case-1, CRM-demo-case-2)" in morning
+    assert "CRM-demo-case-1 → T01 09:00–11:00, CRM-demo-case-2 → T02 13:00–15:00 (shown on the CRM cases)" in morning
+    assert "(Sick, all day)" in morning and "CRM-demo-case-1: T01 on leave (Sick) on" in morning
+    assert "→ reassigned to T02" in morning and "2 visit(s) on" in morning
+    assert "2 with the customer's CRM context: fieldbridge brief T02 --date" in morning
 
     expected_jobs = {f"J{1001 + n}" for n in range(5)}
-    tickets = _docs(home, "hubspot", "tickets")
-    assert {t["properties"]["fieldbridge_job_id"] for t in tickets} == expected_jobs
-    assert {t["properties"]["hs_pipeline_stage"] for t in tickets} == {"4"}
+    intake = {"CRM-demo-case-1", "CRM-demo-case-2"}
+    tickets = {t["properties"]["fieldbridge_job_id"]: t["properties"] for t in _docs(home, "hubspot", "tickets")}
+    assert set(tickets) == expected_jobs | intake
+    assert {tickets[j]["hs_pipeline_stage"] for j in expected_jobs} == {"4"}  # closed jobs: resolved
+    assert {tickets[j]["hs_pipeline_stage"] for j in intake} == {"1"}  # tomorrow's visits: still open
+    # the reassigned visit shows on its case with the technician it moved to
+    assert tickets["CRM-demo-case-1"]["fieldbridge_technician"] == tickets["CRM-demo-case-2"]["fieldbridge_technician"]
     notes = Counter(n["properties"]["fieldbridge_note_key"].split("-")[1] for n in _docs(home, "hubspot", "notes"))
     assert notes == {"note": 5, "report": 5}  # each job's technician note and its report on the customer profile
     invoices = _docs(home, "quickbooks", "Invoice")
@@ -54,7 +65,8 @@ def test_demo_posts_each_job_once_and_a_rerun_duplicates_nothing(tmp_path: Path)
 
     second = _demo(home, port)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert len(_docs(home, "hubspot", "tickets")) == 5
+    assert "0 new case(s) became jobs" in second.stdout and "reassigned" not in second.stdout
+    assert len(_docs(home, "hubspot", "tickets")) == 7
     assert len(_docs(home, "hubspot", "notes")) == 10
     assert _docs(home, "quickbooks", "Invoice") == invoices
     assert len(_docs(home, "gusto", "time_sheets")) == 5

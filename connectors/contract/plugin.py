@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
@@ -111,11 +112,43 @@ class DemoCustomer:
 
 
 @dataclass(frozen=True)
+class DemoCase:
+    """A case the CRM logged this morning that asks for a visit (intake turns it into a job)."""
+
+    key: str  # stable across demo runs: the seed is written once ("demo-case-1")
+    subject: str
+    description: str
+    contact_name: str
+    contact_email: str
+    line1: str
+    city: str
+    state: str
+    postal_code: str
+    preferences: str = ""
+    company: str = ""
+    contract: str = ""
+    service_level: str = ""
+
+
+@dataclass(frozen=True)
+class DemoLeave:
+    """Approved time off an HR system holds (the demo's sick day)."""
+
+    key: str  # stable across demo runs
+    hr_id: str  # the technician's employee id in the HR system
+    day: date
+    kind: str = "sick"
+
+
+@dataclass(frozen=True)
 class DemoSeed:
-    """The vendor side of the demo company: who exists in payroll and accounting before fieldbridge runs."""
+    """The vendor side of the demo company: who exists in payroll and accounting before fieldbridge runs, and the
+    morning's CRM cases and HR time off."""
 
     technicians: tuple[DemoTechnician, ...]
     accounting_customers: tuple[DemoCustomer, ...]
+    cases: tuple[DemoCase, ...] = ()
+    leaves: tuple[DemoLeave, ...] = ()
 
 
 class WebhookRefused(ValueError):

@@ -52,6 +52,13 @@ def _seed_sandbox(url: str, settings: VendorSettings, seed: DemoSeed) -> None:
     docs = [{"uuid": t.payroll_id, "first_name": t.name.split()[0], "last_name": t.name.split()[-1],
              "email": t.email, "company_uuid": settings.company_uuid} for t in seed.technicians]
     httpx.post(f"{url}/_sandbox/seed/employees", json={"id_field": "uuid", "docs": docs}, timeout=20).raise_for_status()
+    if seed.leaves:  # approved time off (Gusto's time off request shape), written under fixed ids: once per demo home
+        leaves = [{"id": 900001 + n, "status": "approved", "request_type": leave.kind, "employee_note": leave.key,
+                   "employer_note": "", "days": {leave.day.isoformat(): "8.000"},
+                   "employee": {"uuid": leave.hr_id, "full_name": ""}, "initiator": None, "approver": None}
+                  for n, leave in enumerate(seed.leaves)]
+        httpx.post(f"{url}/_sandbox/seed/time_off_requests", json={"id_field": "id", "docs": leaves},
+                   timeout=20).raise_for_status()
 
 
 def _demo_id(kind: str, n: int) -> str:
