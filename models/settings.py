@@ -48,6 +48,8 @@ class FieldbridgeSettings(BaseSettings):
     events_system: str | None = None  # a connector playing "events" (custom systems' webhooks), or none
     labour_item_code: str = "LABOUR"  # the accounting item (where items exist) labour lines post against
     send_invoices: bool = True  # email each invoice to the customer once it is created
+    # technician → their user in the CRM ("T01=51234,T02=51235"): a booked case is owned by its technician
+    crm_owners: str = ""
     crm_job_reports: bool = True  # file each closed job's report on the customer's CRM profile (tasks/job_report.py)
 
     # the open API (deployments/ingress.py): comma-separated receiving secrets, any one verifies, so a
@@ -97,6 +99,16 @@ class FieldbridgeSettings(BaseSettings):
 
     http_timeout_seconds: float = 20.0
     http_max_attempts: int = 5
+
+    def crm_owner_map(self) -> dict[str, str]:
+        """`crm_owners` as technician id → CRM user id; a malformed pair is a configuration error."""
+        out: dict[str, str] = {}
+        for pair in (p.strip() for p in self.crm_owners.split(",") if p.strip()):
+            tech, sep, owner = pair.partition("=")
+            if not sep or not tech.strip() or not owner.strip():
+                raise ValueError(f"FIELDBRIDGE_CRM_OWNERS: {pair!r} is not TECHNICIAN=CRM_USER_ID")
+            out[tech.strip()] = owner.strip()
+        return out
 
     def ingress_secret_list(self) -> list[str]:
         raw = self.ingress_secrets.get_secret_value() if self.ingress_secrets else ""

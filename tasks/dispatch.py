@@ -86,11 +86,12 @@ def show_on_case(rt: Any, visit: Visit) -> str | None:
         tech = s.get(Technician, visit.technician_id)
     live = visit.status is VisitStatus.SCHEDULED
     case = CaseVisit(visit.job_id, tech.name if tech else visit.technician_id,
-                     visit.start if live else None, visit.end if live else None)
+                     visit.start if live else None, visit.end if live else None,
+                     owner_id=rt.settings.crm_owner_map().get(visit.technician_id))
     outcome = rt.ledger.run(
         f"{crm.system}:visit:{visit.id}", system=crm.system, kind="schedule_case", job_id=visit.job_id,
         payload={"technician": case.technician, "start": case.start.isoformat() if case.start else None,
-                 "end": case.end.isoformat() if case.end else None},
+                 "end": case.end.isoformat() if case.end else None, "owner": case.owner_id},
         lookup=lambda: None,  # a PATCH by the unique job id is idempotent: repeating it is the lookup
         write=lambda _existing: crm.schedule_case(case),
         summarize=lambda r: {"case_id": r.id}, mutable=True)

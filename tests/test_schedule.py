@@ -208,3 +208,27 @@ def test_dispatch_refuses_double_booking_unless_forced_and_the_cli_says_why(hr_w
     assert ticket["properties"]["fieldbridge_visit_start"] == "2026-12-04T22:00:00.000Z"
     day = runner.invoke(app, ["schedule", "--date", "2026-12-04"]).output
     assert "09:30–10:30 S3" not in day and "14:00–15:00 S3" in day  # T03's visit cancelled, T04's shown
+
+
+def test_a_booked_case_is_owned_by_its_technicians_crm_user(hr_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.contract import CaseVisit
+    from connectors.salesforce.mapping import visit_fields
+    from tasks.dispatch import show_on_case
+    from tasks.runtime import get_runtime, reset_runtime
+
+    monkeypatch.setenv("FIELDBRIDGE_CRM_OWNERS", "T03=51234, T04=51235")
+    reset_runtime()
+    rt = get_runtime()
+    show_on_case(rt, _assign(hr_world, "S1", "T03", at(4, 9), at(4, 10)))
+    show_on_case(rt, _assign(hr_world, "S2", "T02", at(4, 9), at(4, 10)))  # T02 has no CRM user: no owner set
+    owners = {t["properties"].get("fieldbridge_job_id"): t["properties"].get("hubspot_owner_id")
+              for t in hr_world.state("hubspot", "tickets")}
+    assert owners["S1"] == "51234" and owners["S2"] is None
+    start = at(4, 9)
+    assert visit_fields(CaseVisit("S1", "Ana", start, start, owner_id="0055g000001AAA"))["OwnerId"] == "0055g000001AAA"
+    assert "OwnerId" not in visit_fields(CaseVisit("S1", "Ana", None, None, owner_id="0055g000001AAA"))
+
+    monkeypatch.setenv("FIELDBRIDGE_CRM_OWNERS", "T03")
+    reset_runtime()
+    with pytest.raises(ValueError, match="not TECHNICIAN=CRM_USER_ID"):
+        get_runtime().settings.crm_owner_map()

@@ -87,6 +87,7 @@ class CaseVisit:
     technician: str  # the technician's name, as the customer's contact sees it
     start: datetime | None
     end: datetime | None
+    owner_id: str | None = None  # the technician's CRM user (FIELDBRIDGE_CRM_OWNERS): the case's owner
 
 
 @dataclass(frozen=True)

@@ -49,11 +49,14 @@ def resolution_properties(case: CaseResolution, closed_stage: str) -> dict[str, 
 def visit_properties(visit: CaseVisit) -> dict[str, Any]:
     """The ticket's scheduled-visit properties (custom properties the installer creates, docs/connectors.md);
     empty values clear them when the visit is cancelled."""
-    return {"properties": {
+    props = {
         "fieldbridge_technician": visit.technician if visit.start else "",
         "fieldbridge_visit_start": _iso_ms(visit.start) if visit.start else "",
         "fieldbridge_visit_end": _iso_ms(visit.end) if visit.end else "",
-    }}
+    }
+    if visit.owner_id and visit.start:
+        props["hubspot_owner_id"] = visit.owner_id  # the technician's HubSpot user owns the ticket
+    return {"properties": props}
 
 
 def note_body(note: CaseNote, ticket_id: str) -> dict[str, Any]:

@@ -50,7 +50,7 @@ OBJECT_TYPES = {
         "known": {
             "subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority",
             "fieldbridge_job_id", "fieldbridge_resolution", "closed_date", "hs_resolution",
-            "fieldbridge_technician", "fieldbridge_visit_start", "fieldbridge_visit_end",
+            "fieldbridge_technician", "fieldbridge_visit_start", "fieldbridge_visit_end", "hubspot_owner_id",
         },
     },
     "contacts": {

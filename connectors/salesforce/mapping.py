@@ -41,9 +41,12 @@ def _stamp(moment: datetime) -> str:
 def visit_fields(visit: CaseVisit) -> dict[str, Any]:
     """Custom Case fields for the scheduled visit (docs/connectors.md); null clears them on a cancellation."""
     stamp = _stamp
-    return {"FSM_Technician__c": visit.technician[:255] if visit.start else None,
-            "FSM_Visit_Start__c": stamp(visit.start) if visit.start else None,
-            "FSM_Visit_End__c": stamp(visit.end) if visit.end else None}
+    out = {"FSM_Technician__c": visit.technician[:255] if visit.start else None,
+           "FSM_Visit_Start__c": stamp(visit.start) if visit.start else None,
+           "FSM_Visit_End__c": stamp(visit.end) if visit.end else None}
+    if visit.owner_id and visit.start:
+        out["OwnerId"] = visit.owner_id  # the technician's Salesforce user owns the case (a cancellation keeps it)
+    return out
 
 
 def intake_case(row: dict[str, Any], job_id_field: str, contact: dict[str, Any] | None) -> IntakeCase:
