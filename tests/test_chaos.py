@@ -24,10 +24,10 @@ def test_every_job_finishes_by_itself_exactly_once_after_the_storm() -> None:
     except RuntimeError as exc:  # the chaos needs a PostgreSQL it may restart: its own cluster
         pytest.fail(f"PostgreSQL's server binaries are needed for the chaos test: {exc}")
     assert shutil.which("runuser") or __import__("os").geteuid() != 0
-    # from the 4th new event on, the ingress sees a burst: most jobs go through bulk runs, and the storm
+    # from the 3rd new event on, the ingress sees a burst: most jobs go through bulk runs, and the storm
     # hits both paths (and one flow-run process per batch instead of per job keeps the test short)
-    chaos = Chaos(jobs=10, bad=1, deliver_seconds=15, outage_seconds=20, redrive_base_seconds=5,
-                  redrive_pending_seconds=45, settle_timeout=420, burst_threshold=4)
+    chaos = Chaos(jobs=6, bad=1, deliver_seconds=8, outage_seconds=20, redrive_base_seconds=5,
+                  redrive_pending_seconds=45, settle_timeout=420, burst_threshold=3)
     result = chaos.run()
     story = "\n".join(f"{t:7.1f} s  {what}" for t, what in chaos.events) + f"\nunfinished: {result['unfinished']}"
     assert not any(result["verdict"].values()), (result["verdict"], story)

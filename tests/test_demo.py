@@ -25,7 +25,7 @@ def _docs(home: Path, system: str, collection: str) -> list[dict]:
 def _demo(home: Path, port: int) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FIELDBRIDGE_", "PREFECT_API"))}
     return subprocess.run(
-        [str(Path(sys.executable).parent / "fieldbridge"), "demo", "--jobs", "5", "--home", str(home),
+        [str(Path(sys.executable).parent / "fieldbridge"), "demo", "--jobs", "3", "--home", str(home),
          "--prefect-port", str(port)],
         capture_output=True, text=True, timeout=400, env=env, cwd=home.parent,
     )
@@ -36,7 +36,7 @@ def test_demo_posts_each_job_once_and_a_rerun_duplicates_nothing(tmp_path: Path)
     port = free_port()
     first = _demo(home, port)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    assert "5 of 5 jobs posted" in first.stdout
+    assert "3 of 3 jobs posted" in first.stdout
     assert "reconciliation of 2026-11-24: all checks passed (match rate 100.0%), 0 drift row(s)" in first.stdout
     assert f"http://127.0.0.1:{port}" in first.stdout
     # the morning: CRM cases → jobs, booked for tomorrow, a sick day from HR moves a visit, briefs published
@@ -47,7 +47,7 @@ def test_demo_posts_each_job_once_and_a_rerun_duplicates_nothing(tmp_path: Path)
     assert "→ reassigned to T02" in morning and "2 visit(s) on" in morning
     assert "2 with the customer's CRM context: fieldbridge brief T02 --date" in morning
 
-    expected_jobs = {f"J{1001 + n}" for n in range(5)}
+    expected_jobs = {f"J{1001 + n}" for n in range(3)}
     intake = {"CRM-demo-case-1", "CRM-demo-case-2"}
     tickets = {t["properties"]["fieldbridge_job_id"]: t["properties"] for t in _docs(home, "hubspot", "tickets")}
     assert set(tickets) == expected_jobs | intake
@@ -56,17 +56,17 @@ def test_demo_posts_each_job_once_and_a_rerun_duplicates_nothing(tmp_path: Path)
     # the reassigned visit shows on its case with the technician it moved to
     assert tickets["CRM-demo-case-1"]["fieldbridge_technician"] == tickets["CRM-demo-case-2"]["fieldbridge_technician"]
     notes = Counter(n["properties"]["fieldbridge_note_key"].split("-")[1] for n in _docs(home, "hubspot", "notes"))
-    assert notes == {"note": 5, "report": 5}  # each job's technician note and its report on the customer profile
+    assert notes == {"note": 3, "report": 3}  # each job's technician note and its report on the customer profile
     invoices = _docs(home, "quickbooks", "Invoice")
     assert Counter(i["DocNumber"] for i in invoices) == dict.fromkeys(expected_jobs, 1)
     sheets = _docs(home, "gusto", "time_sheets")
-    assert len(sheets) == 5  # 5 jobs, one per technician, all on the demo day
+    assert len(sheets) == 3  # 3 jobs, one per technician, all on the demo day
     assert all(s["metadata"]["workday"] == "2026-11-24" for s in sheets)
 
     second = _demo(home, port)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert "0 new case(s) became jobs" in second.stdout and "reassigned" not in second.stdout
-    assert len(_docs(home, "hubspot", "tickets")) == 7
-    assert len(_docs(home, "hubspot", "notes")) == 10
+    assert len(_docs(home, "hubspot", "tickets")) == 5
+    assert len(_docs(home, "hubspot", "notes")) == 6
     assert _docs(home, "quickbooks", "Invoice") == invoices
-    assert len(_docs(home, "gusto", "time_sheets")) == 5
+    assert len(_docs(home, "gusto", "time_sheets")) == 3
