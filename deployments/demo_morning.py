@@ -82,7 +82,7 @@ def run(morning: DemoMorning, company: DemoCompany, console: Console) -> None:
     if not hr.get("synced"):
         console.print("  hr              no HR system configured: availability not synced")
     else:
-        away = [a for a in hr["added"]] or ["no new time off"]
+        away = hr["added"] or ["no new time off"]
         console.print(f"  hr              {rt.settings.hr_system}: " + "; ".join(away))
         for conflict in hr["conflicts"]:
             moved = _reassign(rt, conflict["job"], conflict["technician"], company)

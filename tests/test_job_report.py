@@ -48,6 +48,17 @@ def _linked(note: dict[str, Any], kind: str) -> set[str]:
     return {a["to_id"] for a in note.get("associations", []) if a["to_type"] == kind}
 
 
+def _set_resolution(world: World, job_id: str, text: str) -> None:
+    """The job edited after it was posted (its resolution rewritten in the field-service system)."""
+    from models.canonical import Job
+
+    with Session(world.runtime.engine) as s:
+        job = s.get(Job, job_id)
+        job.resolution = text
+        s.add(job)
+        s.commit()
+
+
 def _profile_ids(world: World, job_id: str) -> tuple[str, set[str], set[str]]:
     """The ticket of the job and the contacts and companies it is associated to."""
     [ticket] = [t for t in world.state("hubspot", "tickets") if t["properties"]["fieldbridge_job_id"] == job_id]
@@ -80,11 +91,7 @@ def test_the_report_is_on_the_ticket_the_contact_and_the_company_once_and_edits_
     job_closed("J1001")  # a rerun: nothing new
     assert _reports(world) == {key: report}
 
-    with Session(world.runtime.engine) as s:
-        job = s.get(Job, "J1001")
-        job.resolution = "Replaced the valve; the customer will watch the pressure for a week."
-        s.add(job)
-        s.commit()
+    _set_resolution(world, "J1001", "Replaced the valve; the customer will watch the pressure for a week.")
     job_closed("J1001")
     [(key_after, edited)] = _reports(world).items()
     assert (key_after, edited["id"]) == (key, report["id"])  # the same note, rewritten
@@ -138,8 +145,6 @@ def test_bulk_files_reports_in_batches_on_each_profile_once(reporting) -> None:
 
 
 def test_salesforce_files_a_case_comment_and_an_account_activity_and_edits_both(reporting) -> None:
-    from models.canonical import Job
-
     world = reporting("salesforce")
     link_profile(world, "salesforce", "J1001")
     world.faults("salesforce", drop_first_write=True)
@@ -152,11 +157,7 @@ def test_salesforce_files_a_case_comment_and_an_account_activity_and_edits_both(
     assert task["WhatId"] == case["AccountId"] and task["Status"] == "Completed" and task["IsClosed"] is True
     assert task["Subject"] == "Job report J1001 [fb-report-J1001]" and "Work done:" in task["Description"]
 
-    with Session(world.runtime.engine) as s:
-        job = s.get(Job, "J1001")
-        job.resolution = "Second visit booked for the filter."
-        s.add(job)
-        s.commit()
+    _set_resolution(world, "J1001", "Second visit booked for the filter.")
     job_closed("J1001")
     comments_after = [c for c in world.state("salesforce", "CaseComment") if "fb-report-J1001" in c["CommentBody"]]
     [task_after] = world.state("salesforce", "Task")

@@ -128,15 +128,18 @@ class HubSpotCRM:
         """Many notes created in one request. HubSpot refuses a batch create as a whole when one input is
         invalid (a note key that exists, a ticket that is gone): then every note is answered 'try one at a
         time', so only the bad one fails. Not replay-safe: a lost answer raises UnknownOutcomeError."""
-        inputs = [mapping.note_body(n.note, n.case_id) for n in notes]
+        return self._create_notes([mapping.note_body(n.note, n.case_id) for n in notes], [n.note.key for n in notes])
+
+    def _create_notes(self, inputs: list[dict[str, Any]], keys: list[str]) -> list[BatchResult]:
+        """One batch create of notes, answered per key; refused as a whole → every note 'one at a time'."""
         try:
             _, body = self.http.request("POST", "/crm/v3/objects/notes/batch/create", json={"inputs": inputs})
         except DataError as exc:
-            if len(notes) == 1:
+            if len(inputs) == 1:
                 raise
             return [TransientError(self.system, f"the batch was refused as a whole ({exc}); one at a time")
-                    for _ in notes]
-        return mapping.batch_answers(self.system, [n.note.key for n in notes], body, mapping.NOTE_KEY_PROPERTY)
+                    for _ in inputs]
+        return mapping.batch_answers(self.system, keys, body, mapping.NOTE_KEY_PROPERTY)
 
     def open_case(self, job_id: str, subject: str, content: str) -> VendorRecord:
         """Create the CRM ticket a job comes from (used by intake and the demo); existing → returned."""
@@ -165,10 +168,14 @@ class HubSpotCRM:
 
     def add_note(self, case_id: str, note: CaseNote) -> VendorRecord:
         """Create once: the note key is a unique property, so a duplicate create answers 409."""
+        return self._create_note(mapping.note_body(note, case_id), note.key)
+
+    def _create_note(self, request: dict[str, Any], key: str) -> VendorRecord:
+        """One note created; a 409 on its unique key means it exists already: that note is adopted."""
         try:
-            _, body = self.http.request("POST", "/crm/v3/objects/notes", json=mapping.note_body(note, case_id))
+            _, body = self.http.request("POST", "/crm/v3/objects/notes", json=request)
         except ConflictError:
-            existing = self.find_note(note.key)
+            existing = self.find_note(key)
             if existing is None:
                 raise
             return existing
@@ -191,15 +198,7 @@ class HubSpotCRM:
         """One note on the ticket and on its contacts and companies: one read of the ticket's associations, one
         create. The report key is a unique property, so a repeated create answers 409 and is looked up."""
         contacts, companies = self._profile(case_id)
-        try:
-            _, body = self.http.request("POST", "/crm/v3/objects/notes",
-                                        json=mapping.report_body(report, case_id, contacts, companies))
-        except ConflictError:
-            existing = self.find_note(report.key)
-            if existing is None:
-                raise
-            return existing
-        return mapping.record(body)
+        return self._create_note(mapping.report_body(report, case_id, contacts, companies), report.key)
 
     def update_report(self, existing: VendorRecord, case_id: str, report: JobReport) -> VendorRecord:
         """The note's text rewritten; its associations stay (it is one record, shown on each of them)."""
@@ -216,14 +215,7 @@ class HubSpotCRM:
         companies = self._associated("tickets", "companies", ids)
         inputs = [mapping.report_body(r.report, r.case_id, contacts.get(r.case_id, []),
                                       companies.get(r.case_id, [])) for r in reports]
-        try:
-            _, body = self.http.request("POST", "/crm/v3/objects/notes/batch/create", json={"inputs": inputs})
-        except DataError as exc:
-            if len(reports) == 1:
-                raise
-            return [TransientError(self.system, f"the batch was refused as a whole ({exc}); one at a time")
-                    for _ in reports]
-        return mapping.batch_answers(self.system, [r.report.key for r in reports], body, mapping.NOTE_KEY_PROPERTY)
+        return self._create_notes(inputs, [r.report.key for r in reports])
 
     def _profile(self, ticket_id: str) -> tuple[list[str], list[str]]:
         """The contacts and companies a ticket is associated to (one read)."""

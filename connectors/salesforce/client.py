@@ -123,7 +123,7 @@ class SalesforceCRM:
             ids = sorted({r["ContactId"] for r in page if r.get("ContactId")})
             contacts: dict[str, dict[str, Any]] = {}
             if ids:
-                quoted = ", ".join(f"'{_soql_escape(i)}'" for i in ids)
+                quoted = _quoted(ids)
                 contacts = {r["Id"]: r for r in self.query(
                     "SELECT Id, FirstName, LastName, Email, Phone, MailingStreet, MailingCity, MailingState, "
                     f"MailingPostalCode FROM Contact WHERE Id IN ({quoted})")}
@@ -298,7 +298,7 @@ class SalesforceCRM:
         without its Case, or with two, is that item's DataError."""
         if len(cases) > self.batch_limit:
             raise ValueError("sObject Collections take at most 200 records a call")
-        quoted = ", ".join(f"'{_soql_escape(c.job_id)}'" for c in cases)
+        quoted = _quoted([c.job_id for c in cases])
         ids: dict[str, list[str]] = {}
         for row in self.query(f"SELECT Id, {self.job_id_field} FROM Case WHERE {self.job_id_field} IN ({quoted})"):
             ids.setdefault(str(row.get(self.job_id_field)), []).append(str(row["Id"]))
