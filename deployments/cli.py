@@ -15,6 +15,7 @@ from deployments.cli_reconcile import reconcile_command
 from deployments.cli_run import HELP as RUN_HELP
 from deployments.cli_run import run_command
 from deployments.cli_schedule import availability_command, brief_command, dispatch_app, schedule_command
+from deployments.cli_source import connect_command, sync_command
 
 if TYPE_CHECKING:
     from models.settings import FieldbridgeSettings
@@ -33,6 +34,8 @@ app.add_typer(dispatch_app, name="dispatch")
 app.command("schedule")(schedule_command)
 app.command("availability")(availability_command)
 app.command("brief")(brief_command)
+app.command("connect")(connect_command)
+app.command("sync")(sync_command)
 
 
 def _version(value: bool) -> None:
@@ -73,11 +76,21 @@ def demo(
         ".fieldbridge"),
     prefect_port: Annotated[int, typer.Option(help="Port of the local Prefect server (reused if running).")] = 4200,
     workers: Annotated[int, typer.Option(min=1, max=16, help="Jobs processed at once.")] = 4,
+    source: Annotated[str | None, typer.Option(help="Take the day's jobs from this field-service system's sandbox "
+                                               "(e.g. jobber: closed there, read back through its webhooks) "
+                                               "instead of the simulated open-API sender.")] = None,
 ) -> None:
     """Run the main job on the embedded default: SQLite, sandboxes, a local Prefect server, the ingress."""
+    from connectors.registry import UnknownConnector, get_plugin
     from deployments.demo import run_demo
 
-    raise typer.Exit(run_demo(jobs, keep_running, home, prefect_port, workers))
+    if source is not None:
+        try:
+            if get_plugin(source, "field_service").demo_source is None:
+                _fail(f"{source} has no demo sandbox driver")
+        except UnknownConnector as exc:
+            _fail(str(exc))
+    raise typer.Exit(run_demo(jobs, keep_running, home, prefect_port, workers, source=source))
 
 
 @app.command()

@@ -180,13 +180,16 @@ def results_table(engine: Any, settings: FieldbridgeSettings, job_ids: list[str]
 
 
 def run_demo(jobs: int, keep_running: bool, home: Path, prefect_port: int, workers: int = 4,
-             console: Console | None = None) -> int:
+             console: Console | None = None, source: str | None = None) -> int:
     console = console or Console(width=None if sys.stdout.isatty() else 140, emoji=False)
     os.environ["FIELDBRIDGE_HOME"] = str(home)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ["FIELDBRIDGE_EXECUTOR_WORKERS"] = str(workers)
     secret = ingress_secret(home)
     os.environ.setdefault("FIELDBRIDGE_INGRESS_SECRETS", secret)
+    if source is not None:  # the jobs come from a field-service system's sandbox, through its webhooks
+        get_plugin(source, "field_service")
+        os.environ["FIELDBRIDGE_FIELD_SERVICE_SYSTEM"] = source
     settings = FieldbridgeSettings(home=home)
     if settings.hr_system is None and "hr" in get_plugin(settings.payroll_system).roles:
         os.environ["FIELDBRIDGE_HR_SYSTEM"] = settings.payroll_system  # time off from the payroll system's HR side
@@ -208,6 +211,9 @@ def run_demo(jobs: int, keep_running: bool, home: Path, prefect_port: int, worke
         from deployments.serve import start_service
         from tasks.runtime import reset_runtime
 
+        source_jobs: dict[str, str] = {}
+        if source is not None:  # before anything connects: the connector's mapping is part of its settings
+            source_jobs = seed_source(source, running, company_for(FieldbridgeSettings(), jobs), console)
         reset_runtime()
         settings = FieldbridgeSettings()
         company, morning = prepare_setup(settings, jobs)
@@ -216,6 +222,9 @@ def run_demo(jobs: int, keep_running: bool, home: Path, prefect_port: int, worke
                 DEFAULT_INGRESS_PORT) else 0, prefect=prefect)
         console.print(f"  ingress         {service.ingress_url}/v1/events")
         demo_morning.run(morning, company, console)
+        if source is not None:
+            return _run_from_source(source, source_jobs, company, settings, service, running, console,
+                                    keep_running)
         return _run(company, settings, service, running, workers, console, keep_running)
     finally:
         if not keep_running:
@@ -271,6 +280,78 @@ def _run(company: demo_data.DemoCompany, settings: FieldbridgeSettings, service:
         finally:
             running.stop()
     return 1 if failed or not night.is_completed() else 0
+
+
+def seed_source(source: str, running: sandboxes.RunningSandboxes, company: demo_data.DemoCompany,
+                console: Console) -> dict[str, str]:
+    """The day's jobs, open, in the field-service sandbox; the connector's settings that map its users follow
+    (environment). Returns fieldbridge job id → the vendor's job id."""
+    from deployments import fsm_simulator
+
+    plugin = get_plugin(source, "field_service")
+    if plugin.demo_source is None:
+        raise ValueError(f"{plugin.title} has no demo sandbox driver")
+    env, jobs = plugin.demo_source.seed(running.url(source), plugin.load_settings(),
+                                        [fsm_simulator.snapshot(company, job) for job in company.jobs])
+    os.environ.update(env)
+    console.print(f"  field service   {plugin.title} sandbox {running.url(source)}: {len(jobs)} open jobs, "
+                  f"{len(company.technicians)} users mapped to technicians")
+    return jobs
+
+
+def _wait_for_new_events(engine: Any, before: dict[str, str | None], timeout: float = 300) -> None:
+    """Until each job's newest inbox event differs from `before` (the vendor's webhook was read and applied)."""
+    from models import inbox
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = {j: (row.event_id if (row := inbox.latest_for_job(engine, j)) else None) for j in before}
+        if all(now[j] != before[j] and now[j] is not None for j in before):
+            return
+        time.sleep(0.3)
+
+
+def _run_from_source(source: str, source_jobs: dict[str, str], company: demo_data.DemoCompany,
+                     settings: FieldbridgeSettings, service: Any, running: sandboxes.RunningSandboxes,
+                     console: Console, keep_running: bool) -> int:
+    """The demo's day with the jobs closed in the field-service system: its webhooks reach the ingress, each is
+    stored, acknowledged and read back, and the job-closed runs post the jobs; then a few late notes."""
+    from models import inbox
+    from models.db import get_engine
+
+    plugin = get_plugin(source, "field_service")
+    assert plugin.demo_source is not None
+    driver, url, vendor = plugin.demo_source, running.url(source), plugin.load_settings()
+    engine = get_engine(settings.resolved_database_url())
+    job_ids = list(source_jobs)
+    started = time.monotonic()
+    hook_url = f"{service.ingress_url.rstrip('/')}/webhooks/{source}"
+    driver.close(url, vendor, list(source_jobs.values()), hook_url)
+    console.print(f"  field service   {len(job_ids)} jobs closed in {plugin.title}: its signed webhooks (some "
+                  f"delivered twice) go to {hook_url}")
+    _wait_for_new_events(engine, {j: None for j in job_ids})
+    outcome = wait_for_jobs(engine, job_ids, console)
+    edited = [j for n, j in enumerate(job_ids) if n % 7 == 3]
+    by_job = {link.job_id: link.technician_id for link in company.job_technicians}
+    emails = {t.id: t.email for t in company.technicians}
+    before = {j: (row.event_id if (row := inbox.latest_for_job(engine, j)) else None) for j in edited}
+    driver.edit(url, vendor, [(source_jobs[j], emails[by_job[j]]) for j in edited if j in by_job])
+    console.print(f"  field service   {len(edited)} late notes added in {plugin.title} after posting")
+    _wait_for_new_events(engine, before)
+    outcome = wait_for_jobs(engine, job_ids, console)
+    console.print(results_table(engine, settings, job_ids, outcome, case_states(job_ids)))
+    failed = [j for j, s in outcome.items() if s not in ("Completed", "Superseded")]
+    console.print(f"[bold]{len(job_ids) - len(failed)} of {len(job_ids)} jobs posted[/] from {plugin.title} in "
+                  f"{time.monotonic() - started:.1f} s; {driver.pending(url)} webhook deliveries pending.")
+    if keep_running:
+        from deployments.serve import serve_forever
+
+        console.print(f"Serving: {plugin.title} webhooks at {hook_url}. Ctrl-C stops everything.")
+        try:
+            serve_forever(service)
+        finally:
+            running.stop()
+    return 1 if failed else 0
 
 
 def case_states(job_ids: list[str]) -> dict[str, str]:

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from connectors import signing
 from flows.burst import Batcher, BurstDetector
 from flows.starter import EventRef, RunStarter
-from models import inbox
+from models import inbox, webhook_inbox
 from models.fsm_events import FieldEvent
 from models.job_upsert import SnapshotRejected
 from models.settings import FieldbridgeSettings, get_settings
@@ -56,6 +56,12 @@ class RunLauncher:
             self._batcher.add(EventRef(SOURCE, receipt.event_id, receipt.job_id))
             return
         self._pool.submit(self.starter.start_for_event, self.engine, SOURCE, receipt.event_id, receipt.job_id)
+
+    def launch_webhook(self, hook: webhook_inbox.StoredWebhook) -> None:
+        """Start the run a stored vendor webhook asks for, after its sender has the answer."""
+        if self.starter is None or not hook.needs_run or hook.duplicate:
+            return
+        self._pool.submit(self.starter.start_for_webhook, self.engine, hook)
 
     def shutdown(self) -> None:
         if self._batcher is not None:
@@ -194,12 +200,11 @@ def create_app(settings: FieldbridgeSettings | None = None, engine: Engine | Non
         )
 
     systems = {s for s in (settings.crm_system, settings.payroll_system, settings.accounting_system,
-                           settings.hr_system, settings.events_system) if s}
+                           settings.hr_system, settings.events_system, settings.field_service_system) if s}
 
     @app.post("/webhooks/{system}", tags=["webhooks"], status_code=202,
               summary="A configured vendor's webhook: verified, then the flow it starts reads the vendor")
     async def vendor_webhook(system: str, request: Request) -> JSONResponse:
-        import hashlib
         import time
 
         from connectors.contract import WebhookRefused
@@ -219,18 +224,21 @@ def create_app(settings: FieldbridgeSettings | None = None, engine: Engine | Non
             plugin.webhook.verify(plugin.load_settings(), request.method, url, request.headers, raw, time.time())
         except WebhookRefused as exc:
             return _error(401, "bad_signature", str(exc))
-        if starter is None:
-            return JSONResponse({"accepted": True, "flow_run_id": None}, status_code=202)
-        key = f"{inbox.installation_id(engine)}:webhook:{system}:{hashlib.sha256(raw).hexdigest()[:32]}"
-        try:  # a redelivery of the same body finds the same run
-            run_id = await run_in_threadpool(starter.start_deployment, plugin.webhook.starts, key=key,
-                                             tags=[f"webhook:{system}"])
-        except Exception as exc:
-            log.warning("could not start %s for a %s webhook: %s", plugin.webhook.starts, system, exc)
-            answer = _error(503, "orchestration_unavailable", "could not start the run; deliver it again later")
-            answer.headers["Retry-After"] = "30"
+        try:
+            parameters = dict(plugin.webhook.parameters(raw)) if plugin.webhook.parameters else {}
+        except ValueError as exc:
+            return _error(400, "malformed_webhook", str(exc))
+        try:  # stored before it is acknowledged: the run is started after the answer, and by the sweeper
+            hook = await run_in_threadpool(webhook_inbox.store, engine, system, raw, plugin.webhook.starts,
+                                           parameters)
+        except SQLAlchemyError:
+            log.exception("could not store a %s webhook", system)
+            answer = _error(503, "store_unavailable", "the delivery was not stored; deliver it again later")
+            answer.headers["Retry-After"] = "5"
             return answer
-        return JSONResponse({"accepted": True, "flow_run_id": run_id}, status_code=202)
+        launcher.launch_webhook(hook)
+        return JSONResponse({"accepted": True, "webhook_id": hook.id, "duplicate": hook.duplicate,
+                             "flow_run_id": hook.flow_run_id}, status_code=200 if hook.duplicate else 202)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

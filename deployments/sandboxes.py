@@ -31,7 +31,7 @@ def configured(settings: FieldbridgeSettings) -> dict[Role, ConnectorPlugin]:
     """The plugin playing each role under these settings (custom systems' events only when configured)."""
     names: dict[Role, str | None] = {"crm": settings.crm_system, "payroll": settings.payroll_system,
                                      "accounting": settings.accounting_system, "events": settings.events_system,
-                                     "hr": settings.hr_system}
+                                     "hr": settings.hr_system, "field_service": settings.field_service_system}
     return {role: get_plugin(name, role) for role, name in names.items() if name}
 
 

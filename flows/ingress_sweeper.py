@@ -19,7 +19,7 @@ from prefect.artifacts import create_table_artifact
 from flows.burst import start_backlog
 from flows.logs import route_fieldbridge_logs
 from flows.starter import EventRef, RunStarter
-from models import inbox
+from models import inbox, webhook_inbox
 from tasks.runtime import get_runtime
 
 route_fieldbridge_logs()
@@ -108,6 +108,10 @@ def ingress_sweeper(older_than_seconds: float = 30.0) -> dict[str, Any]:
     settings = rt.settings
     due = [EventRef(e.source, e.event_id, e.job_id) for e in inbox.due_for_run(rt.engine, older_than_seconds)]
     rows = start_backlog(rt.engine, starter, due, settings.burst_threshold, settings.burst_batch_size)
+    for hook in webhook_inbox.due_for_run(rt.engine, older_than_seconds):  # vendor webhooks stored, never started
+        run_id = starter.start_for_webhook(rt.engine, hook)
+        rows.append({"event": f"{hook.system} webhook {hook.digest[:12]}", "job": "",
+                     "flow_run": run_id or "-", "outcome": "started" if run_id else "waiting (Prefect away)"})
     redriven = redrive(rt.engine)
     if rows or redriven:
         create_table_artifact(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from models import inbox
+from models import inbox, webhook_inbox
 from models.settings import get_settings
 
 log = logging.getLogger("fieldbridge.runs")
@@ -122,6 +122,22 @@ class RunStarter:
             inbox.mark_start_failed(engine, source, event_id, f"{type(exc).__name__}: {exc}")
             return None
         inbox.mark_started(engine, source, event_id, run_id)
+        return run_id
+
+
+    def start_for_webhook(self, engine: Any, hook: webhook_inbox.StoredWebhook) -> str | None:
+        """Start (or find, by its key) the run a stored vendor webhook asks for, and record it; on failure record
+        why and leave it to the sweeper."""
+        key = webhook_inbox.run_key(inbox.installation_id(engine), hook)
+        try:
+            run_id = self.start_deployment(hook.deployment, key=key, parameters=hook.parameters,
+                                           tags=[f"webhook:{hook.system}"])
+        except Exception as exc:  # Prefect away: the delivery is stored, the sweeper starts it later
+            log.warning("could not start %s for a %s webhook: %s; the sweeper will retry", hook.deployment,
+                        hook.system, exc)
+            webhook_inbox.mark_start_failed(engine, hook.id, f"{type(exc).__name__}: {exc}")
+            return None
+        webhook_inbox.mark_started(engine, hook.id, run_id)
         return run_id
 
 

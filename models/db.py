@@ -17,7 +17,8 @@ import models.canonical
 import models.intake
 import models.integration
 import models.schedule
-import models.token_store  # noqa: F401  (register the tables)
+import models.token_store
+import models.webhook_inbox  # noqa: F401
 from connectors.contract.errors import register_transient
 from models import migrate
 from models.migrate import SchemaTooNew as SchemaTooNew  # raised by create_schema

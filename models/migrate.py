@@ -46,7 +46,8 @@ import models.intake
 import models.integration
 import models.rate_budget
 import models.schedule
-import models.token_store  # noqa: F401
+import models.token_store
+import models.webhook_inbox  # noqa: F401
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BASELINE = "0001_baseline"  # the schema of release 2331384, the last one without migrations

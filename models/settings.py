@@ -46,6 +46,8 @@ class FieldbridgeSettings(BaseSettings):
     accounting_system: str = "quickbooks"
     hr_system: str | None = None  # a connector playing "hr": technicians' time off → availability (bamboohr)
     events_system: str | None = None  # a connector playing "events" (custom systems' webhooks), or none
+    # a connector playing "field_service" (jobber): its webhooks at /webhooks/<name> bring closed jobs in
+    field_service_system: str | None = None
     labour_item_code: str = "LABOUR"  # the accounting item (where items exist) labour lines post against
     send_invoices: bool = True  # email each invoice to the customer once it is created
     # technician → their user in the CRM ("T01=51234,T02=51235"): a booked case is owned by its technician

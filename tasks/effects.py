@@ -32,6 +32,34 @@ log = logging.getLogger("fieldbridge.effects")
 SPECIAL_ITEMS = {"EXPENSE": ("Reimbursable expense", Decimal("0"))}
 
 
+def from_field_service(rt: Runtime, job_id: str) -> bool:
+    """Whether the job's data came from the configured field-service system (Jobber …), not the open API."""
+    from models.integration import JobSource
+
+    system = rt.settings.field_service_system
+    if not system:
+        return False
+    with Session(rt.engine) as s:
+        source = s.get(JobSource, job_id)
+        return source is not None and source.source == system
+
+
+def resolve_or_open(rt: Runtime, case: CaseResolution, description: str) -> VendorRecord:
+    """Resolve the job's case. A job that began in the field-service system (a Jobber job the office booked
+    there) may have no CRM case: one is opened for it, then resolved — an open-API job without its case stays
+    an error (its sender named a case that is not there)."""
+    try:
+        return rt.crm.resolve_case(case)
+    except DataError as exc:
+        if exc.status != 404 or not from_field_service(rt, case.job_id):
+            raise
+    log.info("job %s has no %s case: opening one (the job began in %s)", case.job_id, rt.crm.system,
+             rt.settings.field_service_system)
+    rt.crm.open_case(case.job_id, f"{description} — {case.job_id}",
+                     f"Job {case.job_id}, from {rt.settings.field_service_system}.")
+    return rt.crm.resolve_case(case)
+
+
 def resolve_case(job_id: str, rt: Runtime | None = None, validated: str | None = None) -> dict[str, Any]:
     """Resolve the CRM case for the job, attach each technician note once and file the job report."""
     rt = rt or get_runtime()
@@ -42,7 +70,7 @@ def resolve_case(job_id: str, rt: Runtime | None = None, validated: str | None =
         f"{crm.system}:ticket:{job_id}", system=crm.system, kind="resolve_case", job_id=job_id,
         payload={"resolution": case.resolution, "closed_at": case.closed_at.isoformat()},
         lookup=lambda: None,  # a PATCH by unique property is idempotent: repeating it is the lookup
-        write=lambda _existing: crm.resolve_case(case),
+        write=lambda _existing: resolve_or_open(rt, case, snap.job.description),
         summarize=lambda r: {"ticket_id": r.id},
         mutable=True,
     )

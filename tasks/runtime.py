@@ -19,6 +19,7 @@ from connectors.contract import (
     ConnectContext,
     ConnectorPlugin,
     EventSink,
+    FieldService,
     Payroll,
     VendorSettings,
 )
@@ -56,9 +57,11 @@ class Runtime:
     accounting: Accounting
     events: EventSink | None = None  # custom systems subscribed to fieldbridge's events
     hr: HR | None = None  # where technicians' time off comes from (availability)
+    field_service: FieldService | None = None  # a field-service system closed jobs are read from (webhooks)
 
-    def connectors(self) -> list[CRM | Payroll | Accounting | EventSink | HR]:
-        return [c for c in (self.crm, self.payroll, self.accounting, self.events, self.hr) if c is not None]
+    def connectors(self) -> list[CRM | Payroll | Accounting | EventSink | HR | FieldService]:
+        return [c for c in (self.crm, self.payroll, self.accounting, self.events, self.hr, self.field_service)
+                if c is not None]
 
 
 def share_rate_budgets(core: FieldbridgeSettings, engine: Engine) -> bool:
@@ -115,6 +118,8 @@ def get_runtime() -> Runtime:
                 if settings.events_system else None,
                 hr=connect(get_plugin(settings.hr_system, "hr"), core=settings, engine=engine)
                 if settings.hr_system else None,
+                field_service=connect(get_plugin(settings.field_service_system, "field_service"), core=settings,
+                                      engine=engine) if settings.field_service_system else None,
             )
         return _runtime
 

@@ -140,6 +140,22 @@ def hooked(world: World, monkeypatch: pytest.MonkeyPatch) -> Any:
     service.stop()
 
 
+def wait_for_webhook_run(engine: Any, webhook_id: int, timeout: float = 60) -> str:
+    """The run the ingress started for a stored vendor webhook (it is started just after the answer)."""
+    import time
+
+    from models.webhook_inbox import VendorWebhook
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with Session(engine) as s:
+            row = s.get(VendorWebhook, webhook_id)
+            if row is not None and row.flow_run_id:
+                return row.flow_run_id
+        time.sleep(0.2)
+    raise AssertionError(f"no run was started for webhook {webhook_id}")
+
+
 def test_a_signed_hubspot_webhook_starts_intake_and_a_bad_or_stale_one_is_refused(world: World, hooked: Any) -> None:
     import json
     import time
@@ -167,9 +183,11 @@ def test_a_signed_hubspot_webhook_starts_intake_and_a_bad_or_stale_one_is_refuse
         assert s.exec(select(CrmCase)).all() == []  # nothing refused started anything
 
     good = deliver(now_ms)
-    assert good.status_code == 202, good.text
-    run_id = good.json()["flow_run_id"]
-    assert deliver(now_ms).json()["flow_run_id"] == run_id  # HubSpot's redelivery: the same run
+    assert good.status_code == 202, good.text  # stored, acknowledged; the run is started after the answer
+    again = deliver(now_ms)  # HubSpot's redelivery: the same stored delivery, no second run
+    assert again.status_code == 200 and again.json()["duplicate"], again.text
+    assert again.json()["webhook_id"] == good.json()["webhook_id"]
+    run_id = wait_for_webhook_run(world.runtime.engine, good.json()["webhook_id"])
     state = wait_for_runs([run_id], timeout=120, poll=0.3)[run_id]
     assert state is not None and state.name == "Completed", state
     with Session(world.runtime.engine) as s:

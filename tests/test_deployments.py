@@ -38,12 +38,13 @@ def test_every_deployment_entrypoint_is_a_flow_with_matching_parameters() -> Non
 def test_the_declared_deployments_and_their_cadence() -> None:
     by_name = {d["name"]: d for d in _deployments()}
     assert set(by_name) == {"job-closed", "ingress-sweeper", "backfill", "bulk-job-closed", "nightly-reconciliation",
-                            "hr-availability", "crm-intake", "customer-context"}
+                            "hr-availability", "crm-intake", "customer-context", "field-service-sync"}
     assert by_name["customer-context"]["schedules"] == [{"cron": "0 18 * * *", "timezone": "America/Los_Angeles"}]
     assert by_name["crm-intake"]["schedules"] == [{"interval": 300}]
     assert by_name["hr-availability"]["schedules"] == [{"interval": 3600}]
     assert by_name["ingress-sweeper"]["schedules"] == [{"interval": 60}]
     assert "schedules" not in by_name["backfill"]  # manual
+    assert "schedules" not in by_name["field-service-sync"]  # started by the vendor's webhooks
     assert by_name["nightly-reconciliation"]["schedules"] == [{"cron": "0 2 * * *", "timezone": "America/Los_Angeles"}]
     assert all(d["work_pool"]["name"] == "fieldbridge" for d in by_name.values())
     assert work_pool_names(ROOT / "prefect.yaml") == ["fieldbridge"]
@@ -72,7 +73,8 @@ def test_serve_builds_exactly_the_declared_deployments() -> None:
                                                        "backfill/backfill", "bulk-job-closed/bulk-job-closed",
                                                        "nightly-reconciliation/nightly-reconciliation",
                                                        "hr-availability/hr-availability",
-                                                       "crm-intake/crm-intake", "customer-context/customer-context"}
+                                                       "crm-intake/crm-intake", "customer-context/customer-context",
+                                                       "field-service-sync/field-service-sync"}
 
 
 def test_run_names_are_readable() -> None:

@@ -164,6 +164,33 @@ class WebhookSpec:
     verify: Callable[[VendorSettings, str, str, Mapping[str, str], bytes, float], None]  # settings, method, url,
     # headers, body, now (epoch seconds) → None, or raises WebhookRefused
     starts: str  # "crm-intake/crm-intake"
+    # the started run's parameters from the verified body (e.g. Jobber's topic and item); ValueError: malformed,
+    # answered 400 and nothing stored. None: the run takes no parameters (HubSpot's intake reads every change)
+    parameters: Callable[[bytes], Mapping[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class FieldServiceDemo:
+    """How `fieldbridge demo --source <name>` drives a field-service sandbox: the day's jobs (open-API
+    snapshots) go in as open jobs, are closed there (its signed webhooks go to fieldbridge's ingress), and a few
+    get a technician's late note after they were posted."""
+
+    seed: Callable[[str, VendorSettings, list[dict[str, Any]]], tuple[dict[str, str], dict[str, str]]]  # sandbox
+    # url, settings, snapshots → (environment the connector needs, fieldbridge job id → vendor job id)
+    close: Callable[[str, VendorSettings, list[str], str], None]  # …, vendor job ids, webhook url
+    edit: Callable[[str, VendorSettings, list[tuple[str, str]]], None]  # …, [(vendor job id, technician email)]
+    pending: Callable[[str], int]  # deliveries the sandbox has yet to make
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    """The authorization-code grant of a vendor app (`fieldbridge connect <name>`): the page a person consents
+    on, and the exchange of the code it redirects back with for the connection's first tokens (stored where
+    the client reads them)."""
+
+    authorize_url: Callable[[VendorSettings, str], str]  # settings, state → the URL to open
+    exchange: Callable[[ConnectContext, str], str]  # context, code → what was connected, in words
+    redirect_uri: Callable[[VendorSettings], str]
 
 
 @dataclass(frozen=True)
@@ -181,6 +208,8 @@ class ConnectorPlugin:
     seed_sandbox: Callable[[str, VendorSettings, DemoSeed], None] | None = None  # put the demo's vendor side
     demo_id: Callable[[str, int], str] | None = None  # ("employee" | "customer", n) → a vendor-shaped id
     webhook: WebhookSpec | None = None  # the vendor's webhooks the ingress accepts, if any
+    oauth: OAuthApp | None = None  # how `fieldbridge connect <name>` walks the vendor's authorization
+    demo_source: FieldServiceDemo | None = None  # a field-service sandbox the demo can take its jobs from
     docs: str = ""
 
     def load_settings(self, **overrides: Any) -> VendorSettings:

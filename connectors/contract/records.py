@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -257,3 +258,46 @@ class InvoiceSummary:
     sent: bool
     status: str | None = None  # the vendor's word: draft, open, paid, voided…
     modified_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    """Something of a field-service job fieldbridge cannot map (an unknown user, a product without a SKU): the
+    job is quarantined with it, never guessed. `record` names the vendor's record so a person can find it."""
+
+    record: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """What a field-service webhook's item comes down to: the vendor's job it belongs to, or — when the item is
+    gone (a deleted time sheet entry) — the fieldbridge record (`table`, id) whose job the core looks up, or
+    why there is nothing to do."""
+
+    job: str | None = None
+    gone: tuple[str, str] | None = None
+    ignored: str | None = None
+
+
+@dataclass(frozen=True)
+class PriceBook:
+    """The price book as a field-service connector maps line items onto it: SKUs, and item names (lower case)."""
+
+    skus: frozenset[str]
+    names: Mapping[str, str]  # lower-cased name → SKU
+
+
+@dataclass(frozen=True)
+class SourceJob:
+    """A job read from a field-service system. `snapshot` is the open-API `JobSnapshot` (models/fsm_events.py)
+    when every record could be mapped; otherwise `problems` say what could not."""
+
+    job_id: str  # fieldbridge's job id
+    vendor_id: str
+    closed: bool  # the work is done (the vendor's closed states)
+    snapshot: dict[str, Any] | None
+    problems: tuple[SourceProblem, ...] = ()
+    refs: tuple[tuple[str, str, str], ...] = ()  # (entity, fieldbridge id, vendor id) to remember
+    label: str = ""  # how the vendor names the job ("Jobber job #1001")
+    url: str | None = None

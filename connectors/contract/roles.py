@@ -23,7 +23,10 @@ from connectors.contract.records import (
     JobReport,
     NoteRequest,
     OutboundEvent,
+    PriceBook,
     ReportRequest,
+    SourceItem,
+    SourceJob,
     TimeOff,
     TimesheetDay,
     TimesheetSummary,
@@ -240,8 +243,13 @@ class EventSink(Connector, Protocol):
 
 @runtime_checkable
 class FieldService(Connector, Protocol):
-    """A field-service system fieldbridge reads jobs from (Jobber: the native-source issue)."""
+    """A field-service system fieldbridge reads closed jobs from (Jobber): a webhook says something changed, the
+    connector reads the whole job and maps it onto the open API's snapshot, which then takes the ingress's path."""
 
-    def fetch_job(self, job_id: str) -> dict:
-        """The whole job as an open-API snapshot (`models/fsm_events.py` `JobSnapshot` shape)."""
+    def locate(self, topic: str, item_id: str) -> SourceItem:
+        """The job a webhook's item belongs to (a job, a visit, a time sheet entry …)."""
+        ...
+
+    def fetch_job(self, vendor_job_id: str, price_book: PriceBook) -> SourceJob | None:
+        """The whole job, mapped; None when the vendor no longer has it."""
         ...

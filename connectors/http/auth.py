@@ -258,3 +258,31 @@ def _post_token(url: str, form: dict[str, str], headers: dict[str, str],
     if isinstance(body, dict):
         remember_form(body)  # the new access and refresh tokens
     return body
+
+
+def exchange_authorization_code(token_url: str, client_id: str, client_secret: SecretStr, code: str,
+                                redirect_uri: str, transport: httpx.BaseTransport | None = None, *,
+                                default_expires_in: float = 3600.0) -> TokenSet:
+    """The authorization-code grant (a person consented in the vendor's page): the first token set of a
+    connection, client credentials in the form. The expiry is `expires_in`, else the access token's JWT `exp`
+    (Jobber sends only the two tokens), else `default_expires_in`."""
+    form = {"client_id": client_id, "client_secret": client_secret.get_secret_value(),
+            "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+    body = _post_token(token_url, form, {"Accept": "application/json"}, transport)
+    access, refresh = str(body.get("access_token") or ""), str(body.get("refresh_token") or "")
+    if not access or not refresh:
+        raise ConfigError("oauth", "the token endpoint answered without an access and a refresh token")
+    expires = time.time() + float(body["expires_in"]) if body.get("expires_in") else jwt_expiry(access)
+    return TokenSet(access, refresh, expires or time.time() + default_expires_in)
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The `exp` claim of a JWT-shaped token (not verified: only to know when to refresh), or None."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return float(claims["exp"])
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -24,7 +24,7 @@ from connectors.http import jsonbody
 from connectors.http.auth import Auth
 from connectors.http.classify import Describe, resolve, retry_after_seconds
 from connectors.http.pagination import Paginator
-from connectors.http.ratelimit import RateBudget
+from connectors.http.ratelimit import CostAwareBudget, RateBudget
 from connectors.http.retry import RetryPolicy
 
 log = logging.getLogger("fieldbridge.http")
@@ -47,7 +47,7 @@ class HttpClient:
         base_url: str,
         *,
         auth: Auth | None = None,
-        budget: RateBudget | None = None,
+        budget: RateBudget | CostAwareBudget | None = None,
         policy: RetryPolicy | None = None,
         describe: Describe | None = None,
         errors: Mapping[int | str, ErrorRule] | None = None,

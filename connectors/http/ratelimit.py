@@ -154,3 +154,72 @@ def budget_for(key: str, rate: int, per_seconds: float, max_concurrent: int = 10
         if key not in _budgets:
             _budgets[key] = RateBudget(rate, per_seconds, max_concurrent, key=key, store=_store, burst=burst)
         return _budgets[key]
+
+
+@dataclass
+class QueryCostBucket:
+    """A GraphQL vendor's query-cost leaky bucket (Jobber: 10,000 points, 500 restored a second), as the vendor
+    reports it on every answer. A query is sent only when the bucket, restored since the last report, can pay
+    its expected cost: the connector waits a few seconds instead of being throttled. The vendor's report is the
+    truth, so every process that talks to the tenant corrects its estimate from each answer it gets."""
+
+    maximum: float = 10_000.0
+    restore_rate: float = 500.0  # points a second
+    _available: float = field(init=False, default=-1.0)  # unknown until the first answer
+    _updated: float = field(init=False, default_factory=time.monotonic)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    waited_seconds: float = field(init=False, default=0.0)  # benchmarks and tests read it
+
+    def report(self, maximum: float, available: float, restore_rate: float) -> None:
+        with self._lock:
+            self.maximum, self.restore_rate = float(maximum), max(float(restore_rate), 1e-6)
+            self._available, self._updated = float(available), time.monotonic()
+
+    def wait_time(self, cost: float) -> float:
+        """Seconds until the bucket can pay `cost` (0: now). A cost above the maximum can never be paid; it is
+        sent at once and the vendor says so."""
+        with self._lock:
+            if self._available < 0 or cost > self.maximum:
+                return 0.0
+            now = time.monotonic()
+            available = min(self.maximum, self._available + (now - self._updated) * self.restore_rate)
+            return max(0.0, (cost - available) / self.restore_rate)
+
+    def spend(self, cost: float) -> None:
+        """Count a query about to be sent, so parallel threads do not all spend the same points."""
+        with self._lock:
+            if self._available >= 0:
+                now = time.monotonic()
+                self._available = min(self.maximum, self._available + (now - self._updated) * self.restore_rate)
+                self._available -= cost
+                self._updated = now
+
+    def acquire(self, cost: float) -> None:
+        while (wait := self.wait_time(cost)) > 0:
+            log.info("query-cost budget: waiting %.1f s for %.0f points", wait, cost)
+            self.waited_seconds += wait
+            time.sleep(min(wait, 5.0))
+        self.spend(cost)
+
+
+class CostAwareBudget:
+    """A request budget plus a query-cost bucket, for `HttpClient`: every attempt (retries too) first waits for
+    the points the caller expects this thread's query to cost (`expect`), then for a request slot."""
+
+    def __init__(self, requests: RateBudget, cost: QueryCostBucket) -> None:
+        self.requests = requests
+        self.cost = cost
+        self._expected = threading.local()
+
+    def expect(self, cost: float) -> None:
+        self._expected.cost = cost
+
+    def acquire(self) -> None:
+        self.cost.acquire(getattr(self._expected, "cost", 0.0))
+        self.requests.acquire()
+
+    def release(self) -> None:
+        self.requests.release()
+
+    def pause(self, seconds: float) -> None:
+        self.requests.pause(seconds)
