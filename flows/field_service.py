@@ -27,6 +27,7 @@ from prefect.runtime import flow_run
 from prefect.states import Failed, State
 from prefect.tasks import exponential_backoff
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from connectors.contract import ConfigError, FieldService, PriceBook, SourceJob, SourceProblem
@@ -91,19 +92,27 @@ def job_of_gone(engine: Any, system: str, gone: tuple[str, str]) -> tuple[str, s
 
 
 def remember_refs(engine: Any, system: str, refs: tuple[tuple[str, str, str], ...]) -> None:
-    """fieldbridge id ↔ vendor id for the job, its customer, site and technicians (ExternalRef)."""
-    with Session(engine) as s:
-        for entity, canonical, vendor in refs:
-            if not canonical or not vendor:
-                continue
-            row = s.exec(select(ExternalRef).where(ExternalRef.system == system, ExternalRef.entity == entity,
-                                                   ExternalRef.canonical_id == canonical)).first()
-            if row is None:
-                s.add(ExternalRef(system=system, entity=entity, canonical_id=canonical, vendor_id=vendor))
-            elif row.vendor_id != vendor:
-                row.vendor_id = vendor
-                s.add(row)
-        s.commit()
+    """fieldbridge id ↔ vendor id for the job, its customer, site and technicians (ExternalRef). Several runs about
+    one job (its visits' and its own webhooks) race here: a lost race is read again, and then agrees."""
+    for attempt in range(3):
+        with Session(engine, autoflush=False) as s:
+            for entity, canonical, vendor in refs:
+                if not canonical or not vendor:
+                    continue
+                row = s.exec(select(ExternalRef).where(ExternalRef.system == system, ExternalRef.entity == entity,
+                                                       ExternalRef.canonical_id == canonical)).first()
+                if row is None:
+                    s.add(ExternalRef(system=system, entity=entity, canonical_id=canonical, vendor_id=vendor))
+                elif row.vendor_id != vendor:
+                    row.vendor_id = vendor
+                    s.add(row)
+            try:
+                s.commit()
+                return
+            except IntegrityError:
+                s.rollback()
+                if attempt == 2:
+                    raise
 
 
 def quarantine_markdown(system: str, fetched: SourceJob, problems: list[SourceProblem]) -> str:

@@ -5,6 +5,7 @@ chain — a job closed in Jobber to the CRM, payroll and accounting sandboxes �
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,102 @@ def test_connect_walks_the_authorization_and_the_client_uses_the_rotated_tokens(
     assert _sync("JOB_CLOSED", job["id"]).is_completed()  # refreshed with the connected, rotated token
     rotated = DatabaseTokenStore(jw.runtime.engine, token_key(settings)).load()
     assert rotated is not None and rotated.refresh_token != stored.refresh_token
+
+
+# --- the whole chain, served: Jobber's webhooks drive it ----------------------------------------------------
+
+
+@pytest.fixture
+def served_jobber(jw: World, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from deployments.serve import start_service
+    from models.settings import FieldbridgeSettings
+    from tests.test_ingress_runs import _clear_scheduled_runs
+
+    monkeypatch.setenv("FIELDBRIDGE_INGRESS_SECRETS", "open-api-secret")
+    monkeypatch.setenv("FIELDBRIDGE_SEND_INVOICES", "false")  # unsent, the invoice follows the edits in place
+    from tasks.runtime import get_runtime, reset_runtime
+
+    reset_runtime()
+    jw.runtime = get_runtime()
+    _clear_scheduled_runs()
+    service = start_service(FieldbridgeSettings(), ingress_port=0)
+    admin(jw, "/_sandbox/webhooks", {"url": f"{service.ingress_url.rstrip('/')}/webhooks/jobber",
+                                     "redeliver_every": 2})
+    yield service
+    service.stop()
+
+
+def settle(w: World, job_id: str, timeout: float = 180) -> dict[str, str]:
+    """Until Jobber has delivered everything, every stored webhook's run and the job's latest run are final;
+    the final state of each run (by id)."""
+    from flows.starter import wait_for_runs
+    from models import inbox
+    from models.webhook_inbox import VendorWebhook
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if admin(w, "/_sandbox/webhooks")["pending"] == 0:
+            with Session(w.runtime.engine) as s:
+                hooks = s.exec(select(VendorWebhook)).all()
+            if hooks and all(h.flow_run_id for h in hooks):
+                states = wait_for_runs([h.flow_run_id for h in hooks], timeout=deadline - time.monotonic())
+                latest = inbox.latest_for_job(w.runtime.engine, job_id)
+                if latest is not None and latest.flow_run_id:
+                    states |= wait_for_runs([latest.flow_run_id], timeout=deadline - time.monotonic())
+                    with Session(w.runtime.engine) as s:
+                        if all(h.flow_run_id for h in s.exec(select(VendorWebhook))) and admin(
+                                w, "/_sandbox/webhooks")["pending"] == 0:
+                            return {r: (st.name if st else "?") for r, st in states.items()}
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} did not settle in {timeout:.0f} s")
+
+
+def vendor_records(w: World, job_id: str) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "tickets": [t for t in w.state("hubspot", "tickets") if t["properties"].get("fieldbridge_job_id") == job_id],
+        "invoices": [i for i in w.state("quickbooks", "Invoice") if i["DocNumber"] == job_id],
+        "sheets": [x for x in w.state("gusto", "time_sheets") if x.get("metadata", {}).get("workday") == "2026-10-06"],
+    }
+
+
+def test_a_job_closed_in_jobber_reaches_every_system_once_and_an_edit_converges(
+        jw: World, served_jobber: Any) -> None:
+    from models.integration import InboxEvent
+
+    job = seed_job(jw, 5010)
+    close(jw, job)  # VISIT_COMPLETE × 3 and JOB_CLOSED, every second delivery sent twice
+    states = settle(jw, "JB5010")
+    assert set(states.values()) == {"Completed"}, states
+    hooks = admin(jw, "/_sandbox/webhooks")["deliveries"]
+    assert len(hooks) >= 6 and any(h["redelivery"] for h in hooks) and all(h["delivered"] for h in hooks)
+    assert max(h["answer_ms"] for h in hooks) < 1000  # acknowledged within Jobber's second
+    first = vendor_records(jw, "JB5010")
+    assert len(first["tickets"]) == 1 and len(first["invoices"]) == 1, first
+    assert len(first["sheets"]) == 2  # each technician's workday, once
+    with Session(jw.runtime.engine) as s:  # four webhooks about one closing: one event, one job-closed run
+        assert s.exec(select(func.count()).select_from(InboxEvent).where(InboxEvent.job_id == "JB5010")).one() == 1
+    total = first["invoices"][0]["TotalAmt"]
+
+    # after posting, the office corrects Jobber: one entry longer, one deleted, a late note
+    entries = job["timeSheetEntries"]
+    admin(jw, f"/_sandbox/jobs/{job['id']}/edit", {
+        "updateTimeSheetEntries": [{"id": entries[1], "endAt": "2026-10-06T18:15:00Z"}],
+        "deleteTimeSheetEntries": [entries[2]],
+        "addNotes": [{"message": "Late note: customer confirmed no more leaks", "userEmail":
+                      jw.company.technicians[0].email}]})
+    states = settle(jw, "JB5010")
+    assert set(states.values()) <= {"Completed", "Superseded"}, states
+    after = vendor_records(jw, "JB5010")
+    assert len(after["tickets"]) == 1 and len(after["invoices"]) == 1, after  # revised in place, never twice
+    assert after["invoices"][0]["Id"] == first["invoices"][0]["Id"] and after["invoices"][0]["TotalAmt"] != total
+    assert len(after["sheets"]) == 2  # upserted: the same two workdays, the hours corrected
+    hours = {x["metadata"]["fieldbridge_key"]: x for x in after["sheets"]}
+    assert hours != {x["metadata"]["fieldbridge_key"]: x for x in first["sheets"]}
+    notes = [n for n in jw.state("hubspot", "notes") if "customer confirmed no more leaks" in
+             str(n["properties"].get("hs_note_body"))]
+    assert len(notes) == 1
+    from models.canonical import TimeEntry
+
+    with Session(jw.runtime.engine) as s:  # the deleted entry is gone from fieldbridge's copy too
+        kept = {e.id for e in s.exec(select(TimeEntry).where(TimeEntry.job_id == "JB5010"))}
+    assert len(kept) == 2

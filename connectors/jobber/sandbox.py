@@ -469,13 +469,13 @@ class WebhookSender:
     def status(self) -> dict[str, Any]:
         docs = self._store.all("webhook_deliveries")
         cfg = self.config()
-        public = ("id", "topic", "itemId", "attempts", "status", "delivered", "redelivery", "failed")
+        public = ("id", "topic", "itemId", "attempts", "status", "delivered", "redelivery", "failed", "answer_ms")
         return {"url": cfg["url"], "topics": cfg["topics"], "redeliver_every": cfg["redeliver_every"],
                 "timeout_seconds": cfg["timeout_seconds"],
                 "pending": sum(1 for d in docs if not d["delivered"] and not d["failed"]),
                 "sent": sum(1 for d in docs if d["delivered"]), "failed": sum(1 for d in docs if d["failed"]),
                 "dropped": (self._store.get("webhook_config", "dropped") or {"count": 0})["count"],
-                "deliveries": [{k: d[k] for k in public} for d in docs]}
+                "deliveries": [{k: d.get(k) for k in public} for d in docs]}
 
     def stop(self) -> None:
         """Let the thread finish (the app's shutdown); a delivery waiting for its retry gives up waiting."""
@@ -504,7 +504,9 @@ class WebhookSender:
             doc = self._store.get("webhook_deliveries", delivery_id)
             if doc is None:  # the sandbox was reset meanwhile
                 return
+            sent = time.monotonic()
             doc["status"] = self._post(client, doc)
+            doc["answer_ms"] = round((time.monotonic() - sent) * 1000, 1)  # Jobber wants an answer within 1 s
             doc["attempts"] += 1
             doc["delivered"] = doc["status"] is not None and 200 <= doc["status"] < 300
             self._store.put("webhook_deliveries", delivery_id, doc)
