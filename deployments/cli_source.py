@@ -32,7 +32,7 @@ def code_from(answer: str, state: str) -> str:
 
 
 def connect_command(
-    connector: Annotated[str, typer.Argument(help="The connector to connect, e.g. jobber.")],
+    connector: Annotated[str, typer.Argument(help="The connector to connect (`fieldbridge connectors` lists them).")],
     code: Annotated[str | None, typer.Option(help="The authorization code (or the redirect URL), if you have it "
                                              "already; otherwise the command asks for it.")] = None,
 ) -> None:
@@ -89,7 +89,7 @@ def sync_command(
 
     rt = get_runtime()
     if rt.field_service is None:
-        _fail("no field-service system is configured: set FIELDBRIDGE_FIELD_SERVICE_SYSTEM (e.g. jobber)", 3)
+        _fail("no field-service system is configured: set FIELDBRIDGE_FIELD_SERVICE_SYSTEM", 3)
         return
     with Session(rt.engine) as s:
         ref = s.exec(select(ExternalRef).where(ExternalRef.system == rt.field_service.system,

@@ -27,7 +27,8 @@ from deployments import demo_data, demo_morning, sandboxes
 from models.files import private_dir
 from models.settings import FieldbridgeSettings
 
-DEFAULT_PORTS = {"crm": 8701, "accounting": 8702, "payroll": 8703}  # by role: whichever connector plays it
+# by role: whichever connector plays it
+DEFAULT_PORTS = {"crm": 8701, "accounting": 8702, "payroll": 8703, "field_service": 8708}
 DEFAULT_INGRESS_PORT = 8700
 SECRET_FILE = "ingress-secret"
 
@@ -291,12 +292,36 @@ def seed_source(source: str, running: sandboxes.RunningSandboxes, company: demo_
     plugin = get_plugin(source, "field_service")
     if plugin.demo_source is None:
         raise ValueError(f"{plugin.title} has no demo sandbox driver")
-    env, jobs = plugin.demo_source.seed(running.url(source), plugin.load_settings(),
-                                        [fsm_simulator.snapshot(company, job) for job in company.jobs])
+    env, jobs, customers = plugin.demo_source.seed(running.url(source), plugin.load_settings(),
+                                                   [fsm_simulator.snapshot(company, job) for job in company.jobs])
     os.environ.update(env)
+    link_source_customers(company, customers)
     console.print(f"  field service   {plugin.title} sandbox {running.url(source)}: {len(jobs)} open jobs, "
                   f"{len(company.technicians)} users mapped to technicians")
     return jobs
+
+
+def link_source_customers(company: demo_data.DemoCompany, customers: dict[str, str]) -> None:
+    """The company's customers that already have an accounting record are the same people in the field-service
+    system: link the field-service customer ids to those records (a shop does this once, in the id map)."""
+    from sqlmodel import Session, select
+
+    from models.db import create_schema, get_engine
+    from models.integration import ExternalRef
+
+    if not company.accounting_system:
+        return
+    engine = get_engine(FieldbridgeSettings().resolved_database_url())
+    create_schema(engine)
+    with Session(engine) as s:
+        for cid, vendor_id in company.accounting_customers.items():
+            alias = customers.get(cid)
+            if alias and s.exec(select(ExternalRef).where(
+                    ExternalRef.system == company.accounting_system, ExternalRef.entity == "customer",
+                    ExternalRef.canonical_id == alias)).first() is None:
+                s.add(ExternalRef(system=company.accounting_system, entity="customer", canonical_id=alias,
+                                  vendor_id=vendor_id))
+        s.commit()
 
 
 def _wait_for_new_events(engine: Any, before: dict[str, str | None], timeout: float = 300) -> None:
@@ -326,7 +351,8 @@ def _run_from_source(source: str, source_jobs: dict[str, str], company: demo_dat
     job_ids = list(source_jobs)
     started = time.monotonic()
     hook_url = f"{service.ingress_url.rstrip('/')}/webhooks/{source}"
-    driver.close(url, vendor, list(source_jobs.values()), hook_url)
+    closed_at = {j.id: j.closed_at.isoformat() for j in company.jobs if j.closed_at is not None}
+    driver.close(url, vendor, [(source_jobs[j], closed_at[j]) for j in job_ids if j in closed_at], hook_url)
     console.print(f"  field service   {len(job_ids)} jobs closed in {plugin.title}: its signed webhooks (some "
                   f"delivered twice) go to {hook_url}")
     _wait_for_new_events(engine, {j: None for j in job_ids})

@@ -66,7 +66,7 @@ def _source() -> FieldService:
     source = get_runtime().field_service
     if source is None:
         raise ConfigError("fieldbridge", "no field-service system is configured: set FIELDBRIDGE_FIELD_SERVICE_SYSTEM "
-                          "(e.g. jobber)")
+                          "(`fieldbridge connectors` lists the installed ones)")
     return source
 
 
@@ -118,7 +118,7 @@ def remember_refs(engine: Any, system: str, refs: tuple[tuple[str, str, str], ..
 def quarantine_markdown(system: str, fetched: SourceJob, problems: list[SourceProblem]) -> str:
     lines = [f"# Job {fetched.job_id} quarantined: {fetched.label or system} could not be mapped", "",
              f"{len(problems)} record(s) of {fetched.label or 'the job'} have no counterpart in fieldbridge. "
-             "**Nothing was posted** to the CRM, payroll or accounting. Fix the mapping (docs/jobber.md) or the "
+             "**Nothing was posted** to the CRM, payroll or accounting. Fix the mapping (the connector's docs) or the "
              "record in the field-service system; the next change to the job, or `fieldbridge sync "
              f"{fetched.job_id}`, reads it again.", "", "| record | what is wrong |", "|---|---|"]
     lines += [f"| {p.record} | {p.message} |" for p in problems]

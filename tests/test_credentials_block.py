@@ -60,7 +60,7 @@ def test_the_blocks_register_with_prefect() -> None:
     from connectors.registry import plugins
 
     modules = [f"connectors.{name}.credentials" for name, p in sorted(plugins().items()) if p.credentials]
-    assert len(modules) == 7  # every shipped connector has a block
+    assert len(modules) == 8  # every shipped connector has a block
     for module in modules:
         done = subprocess.run([str(prefect), "block", "register", "-m", module], capture_output=True, text=True,
                               timeout=120, env=env)

@@ -175,9 +175,12 @@ class FieldServiceDemo:
     snapshots) go in as open jobs, are closed there (its signed webhooks go to fieldbridge's ingress), and a few
     get a technician's late note after they were posted."""
 
-    seed: Callable[[str, VendorSettings, list[dict[str, Any]]], tuple[dict[str, str], dict[str, str]]]  # sandbox
-    # url, settings, snapshots → (environment the connector needs, fieldbridge job id → vendor job id)
-    close: Callable[[str, VendorSettings, list[str], str], None]  # …, vendor job ids, webhook url
+    seed: Callable[[str, VendorSettings, list[dict[str, Any]]],
+                   tuple[dict[str, str], dict[str, str], dict[str, str]]]  # sandbox url, settings, snapshots →
+    # (environment the connector needs, fieldbridge job id → vendor job id, snapshot customer id → the id the
+    # connector gives that customer: the demo links it to the customer's existing accounting record)
+    close: Callable[[str, VendorSettings, list[tuple[str, str]], str], None]  # …, [(vendor job id, closed at
+    # ISO 8601)], webhook url
     edit: Callable[[str, VendorSettings, list[tuple[str, str]]], None]  # …, [(vendor job id, technician email)]
     pending: Callable[[str], int]  # deliveries the sandbox has yet to make
 

@@ -62,9 +62,12 @@ def job_document(snapshot: dict[str, Any], number: int) -> dict[str, Any]:
     }
 
 
-def seed(url: str, settings: VendorSettings, snapshots: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
+def seed(url: str, settings: VendorSettings,
+         snapshots: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """Put the jobs into the sandbox, open. Returns (environment the connector needs — who each Jobber user is —,
-    fieldbridge job id → Jobber job id)."""
+    fieldbridge job id → Jobber job id, the snapshot's customer id → fieldbridge's id of its Jobber client)."""
+    from connectors.jobber.mapping import canonical_id
+
     assert isinstance(settings, JobberSettings)
     techs = {t["email"]: t for s in snapshots for t in s["technicians"]}
     _admin(url, "/_sandbox/users", {"users": [
@@ -77,23 +80,25 @@ def seed(url: str, settings: VendorSettings, snapshots: list[dict[str, Any]]) ->
     # the demo's job ids (J1001 …) stay fieldbridge's: Jobber's job number plus the prefix they share
     prefixes = {re.sub(r"\d+$", "", s["job"]["id"]) for s in snapshots}
     prefix = prefixes.pop() if len(prefixes) == 1 else settings.job_id_prefix
-    jobs = {}
+    jobs, clients = {}, {}
     for n, snap in enumerate(snapshots):
         number = job_number(snap["job"]["id"], n)
         made = _admin(url, "/_sandbox/jobs", job_document(snap, number))
         jobs[f"{prefix}{number}"] = made["id"]
+        clients[snap["customer"]["id"]] = canonical_id("Client", made["client"])
     links = {email: {k: t[k] for k in ("id", "payroll_id", "hr_id", "hourly_rate", "bill_rate") if t.get(k)}
              for email, t in techs.items()}
     return {"FIELDBRIDGE_JOBBER_TECHNICIANS": json.dumps(links, sort_keys=True),
-            "FIELDBRIDGE_JOBBER_JOB_ID_PREFIX": prefix}, jobs
+            "FIELDBRIDGE_JOBBER_JOB_ID_PREFIX": prefix}, jobs, clients
 
 
-def close(url: str, settings: VendorSettings, vendor_job_ids: list[str], webhook_url: str,
+def close(url: str, settings: VendorSettings, jobs: list[tuple[str, str]], webhook_url: str,
           redeliver_every: int = 5) -> None:
-    """Close the jobs in the sandbox; its webhooks (signed, every `redeliver_every`-th one twice) go to fieldbridge."""
+    """Close each (Jobber job id, completion time) in the sandbox; its webhooks (signed, every `redeliver_every`-th
+    one twice) go to fieldbridge. Closing again at the same time changes nothing (a second demo posts nothing)."""
     _admin(url, "/_sandbox/webhooks", {"url": webhook_url, "redeliver_every": redeliver_every})
-    for job in vendor_job_ids:
-        _admin(url, f"/_sandbox/jobs/{job}/close", {})
+    for job, completed_at in jobs:
+        _admin(url, f"/_sandbox/jobs/{job}/close", {"completedAt": completed_at})
 
 
 def edit(url: str, settings: VendorSettings, edits: list[tuple[str, str]]) -> None:
