@@ -77,8 +77,9 @@ def demo(
     prefect_port: Annotated[int, typer.Option(help="Port of the local Prefect server (reused if running).")] = 4200,
     workers: Annotated[int, typer.Option(min=1, max=16, help="Jobs processed at once.")] = 4,
     source: Annotated[str | None, typer.Option(help="Take the day's jobs from this field-service system's sandbox "
-                                               "(closed there, read back through its webhooks; `fieldbridge connectors` lists them) "
-                                               "instead of the simulated open-API sender.")] = None,
+                                               "(closed there, read back through its webhooks; `fieldbridge "
+                                               "connectors` lists them) instead of the simulated open-API "
+                                               "sender.")] = None,
 ) -> None:
     """Run the main job on the embedded default: SQLite, sandboxes, a local Prefect server, the ingress."""
     from connectors.registry import UnknownConnector, get_plugin
