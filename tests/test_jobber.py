@@ -343,3 +343,57 @@ def test_a_job_closed_in_jobber_reaches_every_system_once_and_an_edit_converges(
     with Session(jw.runtime.engine) as s:  # the deleted entry is gone from fieldbridge's copy too
         kept = {e.id for e in s.exec(select(TimeEntry).where(TimeEntry.job_id == "JB5010"))}
     assert len(kept) == 2
+
+
+def test_a_time_sheet_entry_deleted_after_posting_is_found_through_fieldbridges_copy(jw: World) -> None:
+    from models.canonical import TimeEntry
+
+    job = seed_job(jw, 5005)
+    close(jw, job)
+    assert _sync("JOB_CLOSED", job["id"]).result()["outcome"] == "job.closed"
+    gone = job["timeSheetEntries"][2]
+    admin(jw, f"/_sandbox/jobs/{job['id']}/edit", {"deleteTimeSheetEntries": [gone]})
+    # Jobber can no longer say which job the entry was on: fieldbridge's own copy of it does
+    state = _sync("TIMESHEET_DESTROY", gone)
+    assert state.is_completed(), state.message
+    assert state.result()["outcome"] == "job.updated" and state.result()["job_id"] == "JB5005"
+    with Session(jw.runtime.engine) as s:
+        assert len(s.exec(select(TimeEntry).where(TimeEntry.job_id == "JB5005")).all()) == 2
+    # an entry fieldbridge never had, and a topic it does not act on: nothing to do, said in words
+    never = _sync("TIMESHEET_DESTROY", "Z2lkOi8vSm9iYmVyL1RpbWVTaGVldEVudHJ5Lzk5OTk=")
+    assert never.result()["outcome"] == "ignored" and "never had" in never.result()["why"]
+    assert _sync("QUOTE_CREATE", job["id"]).result()["outcome"] == "ignored"
+
+
+def test_a_stored_webhook_whose_run_could_not_start_is_started_by_the_sweeper(jw: World) -> None:
+    from fastapi.testclient import TestClient
+
+    from deployments.ingress import create_app
+    from flows.starter import RunStarter
+    from models import webhook_inbox
+    from models.settings import FieldbridgeSettings
+
+    class Starter(RunStarter):  # Prefect away at first, then back: records what it was asked to start
+        def __init__(self) -> None:
+            super().__init__()
+            self.up, self.started = False, []
+
+        def start_deployment(self, deployment: str, *, key: str, parameters: Any = None, tags: Any = None) -> str:
+            if not self.up:
+                raise ConnectionError("Prefect API unreachable")
+            self.started.append((deployment, key, parameters))
+            return f"run-{len(self.started)}"
+
+    engine = jw.runtime.engine
+    starter = Starter()
+    app = create_app(FieldbridgeSettings(ingress_secrets="open-api-secret"), engine, starter=starter)
+    body = hook_body("JOB_CLOSED", "Z2lkOi8vSm9iYmVyL0pvYi8y")
+    with TestClient(app) as client:  # the answer does not wait for Prefect
+        assert client.post("/webhooks/jobber", content=body, headers=signed(body)).status_code == 202
+    [due] = webhook_inbox.due_for_run(engine, older_than_seconds=0)
+    starter.up = True
+    assert starter.start_for_webhook(engine, due) == "run-1"  # what the sweeper does for each due delivery
+    assert webhook_inbox.due_for_run(engine, older_than_seconds=0) == []
+    [(deployment, key, parameters)] = starter.started
+    assert deployment == "field-service-sync/field-service-sync" and ":webhook:jobber:" in key
+    assert parameters["topic"] == "JOB_CLOSED" and parameters["item_id"] == "Z2lkOi8vSm9iYmVyL0pvYi8y"
