@@ -137,6 +137,8 @@ class JobberFieldService:
                                describe=describe, errors=ERRORS, timeout=timeout, transport=transport,
                                default_headers={"X-JOBBER-GRAPHQL-VERSION": settings.api_version},
                                observe=self._observe)
+        self.points_requested = 0  # benchmarks: what the queries asked for …
+        self.points_spent = 0  # … and what Jobber took from the bucket (the sustained rate's measure)
         self._users: dict[str, dict[str, Any]] = {}
         self._users_at = 0.0
         self._users_lock = threading.Lock()
@@ -154,13 +156,17 @@ class JobberFieldService:
         status = cost.get("throttleStatus") or {}
         if {"maximumAvailable", "currentlyAvailable", "restoreRate"} <= status.keys():
             self.cost.report(status["maximumAvailable"], status["currentlyAvailable"], status["restoreRate"])
+        if isinstance(cost.get("actualQueryCost"), int | float):
+            self.points_spent += cost["actualQueryCost"]
         if isinstance(cost.get("requestedQueryCost"), int | float):  # Jobber's count wins for a retry
             self.budget.expect(float(cost["requestedQueryCost"]))
 
     def query(self, operation: str, document: str, variables: dict[str, Any]) -> dict[str, Any]:
         """One GraphQL query (safe to repeat); its `data`."""
         # the query's cost by Jobber's formula, known before it is sent: it goes when the bucket can pay for it
-        self.budget.expect(requested_cost(document, variables, operation))
+        cost = requested_cost(document, variables, operation)
+        self.points_requested += cost  # benchmarks: query-cost points per job
+        self.budget.expect(cost)
         _, body = self.http.request("POST", "/api/graphql", json={"query": document, "variables": variables,
                                                                  "operationName": operation}, idempotent=True)
         if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
