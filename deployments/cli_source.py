@@ -15,9 +15,9 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def code_from(answer: str, state: str) -> str:
-    """The authorization code from what the person pasted: the whole redirect URL (its state checked), or the
-    code alone."""
+def code_from(answer: str, state: str | None) -> str:
+    """The authorization code from what the person pasted: the whole redirect URL (its state checked against
+    the one this command sent, when it sent one), or the code alone."""
     answer = answer.strip()
     if "://" not in answer and "?" not in answer:
         if not answer:
@@ -26,7 +26,7 @@ def code_from(answer: str, state: str) -> str:
     query = parse_qs(urlsplit(answer).query)
     if "code" not in query:
         raise ValueError("the URL has no code: the authorization was denied, or this is not the redirect URL")
-    if query.get("state", [state])[0] != state:
+    if state is not None and query.get("state", [""])[0] != state:
         raise ValueError("the URL's state is not the one this command sent: start `fieldbridge connect` again")
     return query["code"][0]
 
@@ -53,14 +53,16 @@ def connect_command(
         return
     settings = plugin.load_settings()
     state = secrets.token_urlsafe(16)
+    sent_state: str | None = None  # `--code`: the URL comes from an earlier authorization, not this one
     if code is None:
+        sent_state = state
         typer.echo(f"1. Open this URL and allow access to your {plugin.title} account:\n\n   "
                    f"{plugin.oauth.authorize_url(settings, state)}\n")
         typer.echo(f"2. {plugin.title} sends you to {plugin.oauth.redirect_uri(settings)}?code=…; paste that whole "
                    "address (or the code) here.")
         code = typer.prompt("Redirect URL or code")
     try:
-        grant = code_from(code, state) if "://" in code else code.strip()
+        grant = code_from(code, sent_state)
     except ValueError as exc:
         _fail(str(exc))
         return

@@ -221,7 +221,9 @@ def create_app(settings: FieldbridgeSettings | None = None, engine: Engine | Non
             url = settings.ingress_public_url.rstrip("/") + request.url.path + (
                 f"?{request.url.query}" if request.url.query else "")
         try:
-            plugin.webhook.verify(plugin.load_settings(), request.method, url, request.headers, raw, time.time())
+            # in a thread: a credentials block loads synchronously there (in the event loop it would not)
+            vendor = await run_in_threadpool(plugin.load_settings)
+            plugin.webhook.verify(vendor, request.method, url, request.headers, raw, time.time())
         except WebhookRefused as exc:
             return _error(401, "bad_signature", str(exc))
         try:

@@ -148,6 +148,19 @@ def quarantine(engine: Any, system: str, fetched: SourceJob, problems: list[Sour
     return reason
 
 
+def release_mapping_quarantine(engine: Any, system: str, job_id: str) -> None:
+    """A read that maps cleanly ends a mapping quarantine (the gate's own quarantines are the gate's to end)."""
+    with Session(engine) as s:
+        rows = s.exec(select(Quarantine).where(Quarantine.job_id == job_id,
+                                               Quarantine.released_at.is_(None))).all()  # type: ignore[union-attr]
+        mapping = [r for r in rows if f'"check": "{system}_mapping"' in r.failures]
+        for row in mapping:
+            row.released_at = datetime.now(UTC)
+            s.add(row)
+        if mapping:
+            s.commit()
+
+
 def to_event(system: str, fetched: SourceJob, latest: Any) -> FieldEvent | None:
     """The inbox event for what was read, or None when it is what the job's latest event already says."""
     assert fetched.snapshot is not None
@@ -155,8 +168,10 @@ def to_event(system: str, fetched: SourceJob, latest: Any) -> FieldEvent | None:
         kind = EventType.JOB_UPDATED if latest is not None and latest.source == system else EventType.JOB_CLOSED
     else:
         kind = EventType.JOB_REOPENED
-    candidate = {"id": "pending", "type": kind.value, "occurred_at": datetime.now(UTC).isoformat(),
-                 "data": fetched.snapshot}
+    # ordered by when the read began: of two runs racing on one job, the one that began later read data at least
+    # as new, and the inbox never lets an older read overwrite it
+    read_at = fetched.read_at or datetime.now(UTC)
+    candidate = {"id": "pending", "type": kind.value, "occurred_at": read_at.isoformat(), "data": fetched.snapshot}
     event = FieldEvent.model_validate(candidate)
     data = event.data.model_dump(mode="json")
     if latest is not None:
@@ -231,6 +246,7 @@ def _sync(topic: str, item_id: str) -> dict[str, Any] | State:
         reason = quarantine(rt.engine, system, fetched, problems)
         logger.warning("job %s (%s) quarantined, nothing posted: %s", fetched.job_id, fetched.label, reason)
         return Failed(name="Quarantined", message=f"job {fetched.job_id} quarantined, nothing posted: {reason}")
+    release_mapping_quarantine(rt.engine, system, fetched.job_id)
     if event is None:
         logger.info("job %s (%s): unchanged since its last event, nothing to do", fetched.job_id, fetched.label)
         return {"outcome": "unchanged", "job_id": fetched.job_id}
@@ -239,6 +255,9 @@ def _sync(topic: str, item_id: str) -> dict[str, Any] | State:
     except SnapshotRejected as exc:
         reason = quarantine(rt.engine, system, fetched, [SourceProblem(fetched.label, f"{exc.path}: {exc}")])
         return Failed(name="Quarantined", message=f"job {fetched.job_id} quarantined, nothing posted: {reason}")
+    if receipt.status.value == "superseded":
+        logger.info("job %s (%s): a read that began later was applied first; this older one is kept, not applied",
+                    fetched.job_id, fetched.label)
     run_id = receipt.flow_run_id
     if receipt.needs_run:
         run_id = RunStarter().start_for_event(rt.engine, system, receipt.event_id, receipt.job_id)

@@ -60,7 +60,7 @@ def redrive(engine: Any, limit: int = 200) -> list[dict[str, str]]:
     from flows.job_closed import TRANSIENT_STATE
     from models.settings import get_settings
 
-    started = inbox.started_run_ids(engine, limit=5000)
+    started = inbox.started_run_ids(engine, limit=5000) | webhook_inbox.started_run_ids(engine)
     if not started:
         return []
     ids = [UUID(r) for r in started]

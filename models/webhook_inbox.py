@@ -110,3 +110,13 @@ def due_for_run(engine: Engine, older_than_seconds: float = 5.0, limit: int = 50
 def run_key(installation: str, hook: StoredWebhook) -> str:
     """The idempotency key of a delivery's run: a redelivery, or the sweeper racing the ingress, finds it."""
     return f"{installation}:webhook:{hook.system}:{hook.digest[:32]}"
+
+
+def started_run_ids(engine: Engine, limit: int = 2000) -> dict[str, str]:
+    """flow run id → what started it, for the most recent started deliveries (the sweeper re-drives crashed and
+    transiently failed runs of these too)."""
+    with Session(engine) as s:
+        rows = s.exec(select(VendorWebhook.flow_run_id, VendorWebhook.system, VendorWebhook.digest)
+                      .where(VendorWebhook.flow_run_id.is_not(None))  # type: ignore[union-attr]
+                      .order_by(VendorWebhook.received_at.desc()).limit(limit))  # type: ignore[attr-defined]
+        return {run_id: f"{system} webhook {digest[:12]}" for run_id, system, digest in rows if run_id}

@@ -104,6 +104,28 @@ def hook_body(topic: str, item: str) -> bytes:
 # --- the ingress: verify, store, acknowledge ---------------------------------------------------------------
 
 
+def test_without_a_client_secret_every_webhook_is_refused() -> None:
+    from connectors.contract import WebhookRefused
+    from connectors.jobber.settings import JobberSettings
+
+    body = hook_body("JOB_CLOSED", "Z2lkOi8vSm9iYmVyL0pvYi8x")
+    with pytest.raises(WebhookRefused, match="not configured"):  # fail closed: no default secret to forge with
+        webhooks.verify(JobberSettings(client_secret=None), "POST", "/", signed(body), body, 0.0)
+
+
+def test_the_cost_bucket_never_promises_the_same_points_twice() -> None:
+    from connectors.http.ratelimit import QueryCostBucket
+
+    bucket = QueryCostBucket()
+    assert bucket.take(10_000) == 0.0  # nothing known yet: the vendor's answer will tell
+    bucket.report(10_000, 150, 500)
+    assert bucket.take(100) == 0.0
+    wait = bucket.take(100)  # 50 left: the second query waits for 50 more points, 0.1 s
+    assert 0.05 < wait <= 0.11
+    bucket.take(0)
+    assert bucket.take(20_000) == 0.0  # more than the bucket holds: sent, and Jobber says so
+
+
 def test_signature_good_bad_missing_and_duplicates_are_stored_once(jw: World) -> None:
     from fastapi.testclient import TestClient
 
@@ -177,7 +199,8 @@ def test_a_closed_job_is_read_past_every_page_and_posted_once(jw: World) -> None
     assert invoice["CustomerRef"]["value"]
 
 
-def test_unmapped_users_and_items_quarantine_the_job_naming_the_jobber_records(jw: World) -> None:
+def test_unmapped_users_and_items_quarantine_the_job_naming_the_jobber_records(
+        jw: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from models.integration import Quarantine
 
     job = seed_job(jw, 5002, extra_user=True, unknown_product=True)
@@ -192,6 +215,21 @@ def test_unmapped_users_and_items_quarantine_the_job_naming_the_jobber_records(j
 
     assert inbox.latest_for_job(jw.runtime.engine, "JB5002") is None  # nothing went on towards the vendors
     assert not [i for i in jw.state("quickbooks", "Invoice") if i["DocNumber"] == "JB5002"]
+
+    # the office maps the temp and the valve; reading the job again (`fieldbridge sync`) lets it through
+    from tasks.runtime import get_runtime, reset_runtime
+
+    links = {t.email: {"id": t.id, "payroll_id": t.payroll_id} for t in jw.company.technicians}
+    links["temp@agency.example"] = {"id": "T90", "payroll_id": "TEMP-1", "hourly_rate": "30.00", "bill_rate": "80.00"}
+    monkeypatch.setenv("FIELDBRIDGE_JOBBER_TECHNICIANS", json.dumps(links))
+    monkeypatch.setenv("FIELDBRIDGE_JOBBER_ITEMS", json.dumps({"Mystery valve": jw.company.price_book[3].sku}))
+    reset_runtime()
+    jw.runtime = get_runtime()
+    fixed = _sync("JOB_UPDATE", job["id"])
+    assert fixed.is_completed() and fixed.result()["outcome"] == "job.closed", fixed.message
+    with Session(jw.runtime.engine) as s:
+        assert s.exec(select(Quarantine).where(Quarantine.job_id == "JB5002",
+                                               Quarantine.released_at.is_(None))).all() == []
 
 
 def test_a_throttled_fetch_waits_for_the_bucket_and_does_not_fail(jw: World) -> None:
@@ -231,7 +269,7 @@ def test_connect_walks_the_authorization_and_the_client_uses_the_rotated_tokens(
     runner = CliRunner()
     wrong_state = runner.invoke(app, ["connect", "jobber"], input=redirect + "\n")
     assert wrong_state.exit_code == 1 and "state" in wrong_state.output  # a different command's redirect
-    done = runner.invoke(app, ["connect", "jobber", "--code", redirect.split("code=")[1].split("&")[0]])
+    done = runner.invoke(app, ["connect", "jobber", "--code", redirect])  # the redirect URL of that consent
     assert done.exit_code == 0, done.output
     assert "Connected" in done.output
     stored = DatabaseTokenStore(jw.runtime.engine, token_key(settings)).load()

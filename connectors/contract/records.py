@@ -301,3 +301,4 @@ class SourceJob:
     refs: tuple[tuple[str, str, str], ...] = ()  # (entity, fieldbridge id, vendor id) to remember
     label: str = ""  # how the vendor names the job ("Jobber job #1001")
     url: str | None = None
+    read_at: datetime | None = None  # when the read began: a read that began later is at least as new

@@ -165,41 +165,41 @@ class QueryCostBucket:
 
     maximum: float = 10_000.0
     restore_rate: float = 500.0  # points a second
-    _available: float = field(init=False, default=-1.0)  # unknown until the first answer
+    _known: bool = field(init=False, default=False)  # nothing is known before the first answer
+    _available: float = field(init=False, default=0.0)  # may go below zero: points promised to queries in flight
     _updated: float = field(init=False, default_factory=time.monotonic)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
-    waited_seconds: float = field(init=False, default=0.0)  # benchmarks and tests read it
+    waited_seconds: float = field(init=False, default=0.0)  # time actually slept (benchmarks and tests read it)
 
     def report(self, maximum: float, available: float, restore_rate: float) -> None:
         with self._lock:
             self.maximum, self.restore_rate = float(maximum), max(float(restore_rate), 1e-6)
-            self._available, self._updated = float(available), time.monotonic()
+            self._available, self._updated, self._known = float(available), time.monotonic(), True
 
-    def wait_time(self, cost: float) -> float:
-        """Seconds until the bucket can pay `cost` (0: now). A cost above the maximum can never be paid; it is
-        sent at once and the vendor says so."""
+    def _restored(self, now: float) -> float:
+        return min(self.maximum, self._available + (now - self._updated) * self.restore_rate)
+
+    def take(self, cost: float) -> float:
+        """Spend `cost` now if the bucket can pay it (0.0), else the seconds to wait before asking again. One
+        step under the lock, so threads sharing the bucket never promise the same points twice. A cost above
+        the maximum can never be paid: it goes at once and the vendor says so."""
         with self._lock:
-            if self._available < 0 or cost > self.maximum:
+            if not self._known or cost > self.maximum:
                 return 0.0
             now = time.monotonic()
-            available = min(self.maximum, self._available + (now - self._updated) * self.restore_rate)
-            return max(0.0, (cost - available) / self.restore_rate)
-
-    def spend(self, cost: float) -> None:
-        """Count a query about to be sent, so parallel threads do not all spend the same points."""
-        with self._lock:
-            if self._available >= 0:
-                now = time.monotonic()
-                self._available = min(self.maximum, self._available + (now - self._updated) * self.restore_rate)
-                self._available -= cost
-                self._updated = now
+            available = self._restored(now)
+            if available < cost:
+                return (cost - available) / self.restore_rate
+            self._available, self._updated = available - cost, now
+            return 0.0
 
     def acquire(self, cost: float) -> None:
-        while (wait := self.wait_time(cost)) > 0:
+        while (wait := self.take(cost)) > 0:
             log.info("query-cost budget: waiting %.1f s for %.0f points", wait, cost)
-            self.waited_seconds += wait
-            time.sleep(min(wait, 5.0))
-        self.spend(cost)
+            slept = min(wait, 5.0)
+            time.sleep(slept)
+            with self._lock:
+                self.waited_seconds += slept
 
 
 class CostAwareBudget:

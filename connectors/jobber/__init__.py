@@ -16,7 +16,7 @@ from connectors.contract import (
     WebhookSpec,
 )
 from connectors.jobber import demo, oauth, webhooks
-from connectors.jobber.settings import JobberSettings
+from connectors.jobber.settings import SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN, JobberSettings
 
 
 def _connect(ctx: ConnectContext) -> Any:
@@ -36,13 +36,23 @@ def _sandbox(ctx: SandboxContext) -> Any:
 
     s = ctx.settings
     assert isinstance(s, JobberSettings)
-    return create_app(s.client_id, s.client_secret.get_secret_value(),
-                      s.refresh_token.get_secret_value() if s.refresh_token else None, ctx.faults, ctx.state_path,
+    return create_app(s.client_id, _sandbox_secret(s), _sandbox_refresh(s), ctx.faults, ctx.state_path,
                       request_limit=s.rate_limit or 2500)
 
 
+def _sandbox_secret(s: JobberSettings) -> str:
+    return s.client_secret.get_secret_value() if s.client_secret else SANDBOX_CLIENT_SECRET
+
+
+def _sandbox_refresh(s: JobberSettings) -> str:
+    return s.refresh_token.get_secret_value() if s.refresh_token else SANDBOX_REFRESH_TOKEN
+
+
 def _sandbox_env(url: str, settings: VendorSettings) -> dict[str, str]:
-    return {"FIELDBRIDGE_JOBBER_BASE_URL": url}
+    """Point the connector at the sandbox with the credentials the sandbox was built with."""
+    assert isinstance(settings, JobberSettings)
+    return {"FIELDBRIDGE_JOBBER_BASE_URL": url, "FIELDBRIDGE_JOBBER_CLIENT_SECRET": _sandbox_secret(settings),
+            "FIELDBRIDGE_JOBBER_REFRESH_TOKEN": _sandbox_refresh(settings)}
 
 
 def _credentials() -> type:

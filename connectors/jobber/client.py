@@ -13,12 +13,15 @@ persisted before the new access token is used (connectors/http/auth.py).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from connectors.contract import (
     ErrorRule,
@@ -29,7 +32,7 @@ from connectors.contract import (
     SourceJob,
     TokenStore,
 )
-from connectors.contract.errors import DataError, VendorError
+from connectors.contract.errors import ConfigError, DataError, VendorError
 from connectors.http import HttpClient, OAuth2RefreshToken, RetryPolicy, budget_for, quota
 from connectors.http.ratelimit import CostAwareBudget, QueryCostBucket
 from connectors.jobber import mapping
@@ -41,7 +44,7 @@ log = logging.getLogger("fieldbridge.jobber")
 REQUEST_LIMIT = 2500  # requests per app and account …
 REQUEST_WINDOW_SECONDS = 300.0  # … per 5 minutes (HTTP 429 beyond)
 USERS_TTL_SECONDS = 600.0
-ASSIGNED_USERS_PAGE = 10  # users per visit read with the job (more are read on)
+ASSIGNED_USERS_PAGE = 10  # users per visit read with the job (more are not read: docs/jobber.md)
 
 ERRORS = {
     "THROTTLED": ErrorRule(ResponseAction.RATE_LIMITED, FailureType.TRANSIENT,
@@ -126,7 +129,8 @@ class JobberFieldService:
                  company_timezone: str = "America/Los_Angeles") -> None:
         self.settings = settings
         self.company_timezone = company_timezone
-        self.auth = OAuth2RefreshToken(settings.token_url, settings.client_id, settings.client_secret, token_store,
+        self.auth = OAuth2RefreshToken(settings.token_url, settings.client_id, settings.client_secret or SecretStr(""),
+                                       token_store,
                                        settings.refresh_token, transport, client_auth="body",
                                        default_expires_in=3600.0)
         key = f"jobber:{settings.client_id}:{settings.base_url}"
@@ -164,6 +168,8 @@ class JobberFieldService:
     def query(self, operation: str, document: str, variables: dict[str, Any]) -> dict[str, Any]:
         """One GraphQL query (safe to repeat); its `data`."""
         # the query's cost by Jobber's formula, known before it is sent: it goes when the bucket can pay for it
+        if self.settings.client_secret is None:
+            raise ConfigError("jobber", "FIELDBRIDGE_JOBBER_CLIENT_SECRET is not set (the app's client secret)")
         cost = requested_cost(document, variables, operation)
         self.points_requested += cost  # benchmarks: query-cost points per job
         self.budget.expect(cost)
@@ -222,6 +228,7 @@ class JobberFieldService:
 
     def fetch_job(self, vendor_job_id: str, price_book: PriceBook) -> SourceJob | None:
         page_size = self.settings.page_size
+        read_at = datetime.now(UTC)
         data = self.query("FieldbridgeJob", _job_query(), {"id": vendor_job_id, "first": page_size})
         job = data["job"]
         if job is None:
@@ -239,5 +246,5 @@ class JobberFieldService:
         if not named <= users.keys():  # a user added since the cache was filled
             users = self.users(refresh=True)
         owner_zone = (data.get("owner") or {}).get("timezone")
-        return mapping.map_job(job, users, self.settings, price_book,
-                               timezone=owner_zone or self.company_timezone)
+        mapped = mapping.map_job(job, users, self.settings, price_book, timezone=owner_zone or self.company_timezone)
+        return dataclasses.replace(mapped, read_at=read_at)

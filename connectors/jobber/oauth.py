@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from connectors.contract import ConnectContext, VendorSettings
+from connectors.contract import ConfigError, ConnectContext, VendorSettings
 from connectors.jobber.settings import JobberSettings
 
 
@@ -32,6 +32,8 @@ def exchange(ctx: ConnectContext, code: str) -> str:
 
     s = ctx.settings
     assert isinstance(s, JobberSettings)
+    if s.client_secret is None:
+        raise ConfigError("jobber", "FIELDBRIDGE_JOBBER_CLIENT_SECRET is not set (the app's client secret)")
     tokens = exchange_authorization_code(s.token_url, s.client_id, s.client_secret, code, s.redirect_uri,
                                          ctx.transport)
     store = ctx.token_store(token_key(s))

@@ -14,6 +14,8 @@ from connectors.contract import VendorSettings
 #: the dated schema version every request names (X-JOBBER-GRAPHQL-VERSION); Jobber supports a version for
 #: at least 12 months, so this is bumped on purpose, with the queries checked against the new schema
 API_VERSION = "2025-04-16"
+SANDBOX_CLIENT_SECRET = "sandbox-jobber-secret"  # what the sandbox and its connector share (sandbox env only)
+SANDBOX_REFRESH_TOKEN = "jobber-rt-sandbox-initial"
 
 
 class TechnicianLink(BaseModel):
@@ -52,9 +54,10 @@ class JobberSettings(VendorSettings):
     base_url: str = "http://127.0.0.1:8708"  # https://api.getjobber.com (GraphQL at /api/graphql)
     api_version: str = API_VERSION
     client_id: str = "sandbox-jobber-client"
-    client_secret: SecretStr = SecretStr("sandbox-jobber-secret")  # also the webhook signing key
-    # the first refresh token (`fieldbridge connect jobber` stores rotated ones in the token store)
-    refresh_token: SecretStr | None = SecretStr("jobber-rt-sandbox-initial")
+    # the app's client secret, also the webhook signing key: unset, every webhook is refused (fail closed)
+    client_secret: SecretStr | None = None
+    # a first refresh token, if not connected with `fieldbridge connect jobber` (rotated ones live in the database)
+    refresh_token: SecretStr | None = None
     redirect_uri: str = "http://127.0.0.1:8700/oauth/jobber/callback"  # the app's Callback URL
     # Jobber user (its id, or its email) → technician: {"sam@shop.example": {"id": "T01", "payroll_id": "…",
     # "hourly_rate": "38.00", "bill_rate": "95.00"}}; inline JSON or a path to a JSON file
