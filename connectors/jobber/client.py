@@ -44,6 +44,7 @@ log = logging.getLogger("fieldbridge.jobber")
 REQUEST_LIMIT = 2500  # requests per app and account …
 REQUEST_WINDOW_SECONDS = 300.0  # … per 5 minutes (HTTP 429 beyond)
 USERS_TTL_SECONDS = 600.0
+MAX_NODES = 5000  # of one connection of one job: beyond, the paging is broken, not the job big
 ASSIGNED_USERS_PAGE = 10  # users per visit read with the job (more are not read: docs/jobber.md)
 
 ERRORS = {
@@ -236,9 +237,12 @@ class JobberFieldService:
         for name in _CONNECTIONS:
             conn = job[name]
             while conn["pageInfo"]["hasNextPage"]:
+                cursor = conn["pageInfo"].get("endCursor")
+                if not cursor or len(conn["nodes"]) > MAX_NODES:  # a page that does not move on would loop for ever
+                    raise DataError("jobber", f"job {mapping.gid_label(vendor_job_id)}: {name} did not page on "
+                                    f"after {len(conn['nodes'])} nodes (cursor {cursor!r})")
                 more = self.query(_more_operation(name), _more_query(name),
-                                  {"id": vendor_job_id, "first": page_size,
-                                   "after": conn["pageInfo"]["endCursor"]})["job"][name]
+                                  {"id": vendor_job_id, "first": page_size, "after": cursor})["job"][name]
                 conn["nodes"].extend(more["nodes"])
                 conn["pageInfo"] = more["pageInfo"]
         users = self.users()
