@@ -9,10 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import typer
 
-
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+from deployments.cli_schedule import _engine, _fail
 
 
 def code_from(answer: str, state: str | None) -> str:
@@ -39,18 +36,15 @@ def connect_command(
     """Connect an OAuth app: open the printed URL, consent, paste the URL you were sent back to."""
     from connectors.contract import ConfigError, ConnectContext
     from connectors.registry import UnknownConnector, get_plugin
-    from models.db import create_schema, get_engine
     from models.settings import get_settings
     from models.token_store import DatabaseTokenStore
 
     try:
         plugin = get_plugin(connector)
     except UnknownConnector as exc:
-        _fail(str(exc))
-        return
+        _fail(str(exc), 1)
     if plugin.oauth is None:
-        _fail(f"{plugin.title} needs no authorization step: see {plugin.docs or 'docs/connectors.md'}")
-        return
+        _fail(f"{plugin.title} needs no authorization step: see {plugin.docs or 'docs/connectors.md'}", 1)
     settings = plugin.load_settings()
     state = secrets.token_urlsafe(16)
     sent_state: str | None = None  # `--code`: the URL comes from an earlier authorization, not this one
@@ -64,18 +58,15 @@ def connect_command(
     try:
         grant = code_from(code, sent_state)
     except ValueError as exc:
-        _fail(str(exc))
-        return
+        _fail(str(exc), 1)
     core = get_settings()
-    engine = get_engine(core.resolved_database_url())
-    create_schema(engine)
+    engine = _engine()
     ctx = ConnectContext(settings=settings, home=core.home, timeout_seconds=core.http_timeout_seconds,
                          max_attempts=core.http_max_attempts, token_store=lambda key: DatabaseTokenStore(engine, key))
     try:
         what = plugin.oauth.exchange(ctx, grant)
     except ConfigError as exc:
         _fail(f"{exc} — open the URL again for a fresh code (a code works once, for a few minutes)", 3)
-        return
     typer.echo(f"Connected: {what}. The tokens are in fieldbridge's database; refreshes rotate them there.")
 
 
@@ -92,13 +83,12 @@ def sync_command(
     rt = get_runtime()
     if rt.field_service is None:
         _fail("no field-service system is configured: set FIELDBRIDGE_FIELD_SERVICE_SYSTEM", 3)
-        return
     with Session(rt.engine) as s:
         ref = s.exec(select(ExternalRef).where(ExternalRef.system == rt.field_service.system,
                                                ExternalRef.entity == "job", ExternalRef.canonical_id == job)).first()
     state = field_service_sync(topic="JOB_UPDATE", item_id=ref.vendor_id if ref else job, return_state=True)
     result = state.result(raise_on_failure=False)
     if not state.is_completed():
-        _fail(f"{state.name}: {state.message}")
+        _fail(f"{state.name}: {state.message}", 1)
     typer.echo(f"{job}: {result.get('outcome')}" + (f" ({result['why']})" if result.get("why") else "")
                + (f", job-closed run {result['flow_run_id']}" if result.get("flow_run_id") else ""))

@@ -22,10 +22,10 @@ def _docs(home: Path, system: str, collection: str) -> list[dict]:
         return [json.loads(r[0]) for r in db.execute("SELECT body FROM doc WHERE coll = ?", (collection,))]
 
 
-def _demo(home: Path, port: int) -> subprocess.CompletedProcess:
+def _demo(home: Path, port: int, *options: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FIELDBRIDGE_", "PREFECT_API"))}
     return subprocess.run(
-        [str(Path(sys.executable).parent / "fieldbridge"), "demo", "--jobs", "3", "--home", str(home),
+        [str(Path(sys.executable).parent / "fieldbridge"), "demo", *options, "--jobs", "3", "--home", str(home),
          "--prefect-port", str(port)],
         capture_output=True, text=True, timeout=400, env=env, cwd=home.parent,
     )

@@ -4,39 +4,21 @@ tests/test_jobber.py; a second demo posting nothing twice: tests/test_demo.py)."
 
 from __future__ import annotations
 
-import json
-import os
-import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from connectors.emulator import free_port
+from tests.test_demo import _demo, _docs
 
 pytestmark = pytest.mark.slow
-
-
-def _docs(home: Path, system: str, collection: str) -> list[dict]:
-    with sqlite3.connect(home / "sandboxes" / f"{system}.sqlite") as db:
-        return [json.loads(r[0]) for r in db.execute("SELECT body FROM doc WHERE coll = ?", (collection,))]
-
-
-def _demo(home: Path, port: int) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FIELDBRIDGE_", "PREFECT_API"))}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "fieldbridge"), "demo", "--source", "jobber", "--jobs", "3", "--home",
-         str(home), "--prefect-port", str(port)],
-        capture_output=True, text=True, timeout=400, env=env, cwd=home.parent,
-    )
 
 
 def test_the_demo_from_jobber_posts_each_job_once_through_its_webhooks(tmp_path: Path) -> None:
     home = tmp_path / "fb"
     port = free_port()
-    first = _demo(home, port)
+    first = _demo(home, port, "--source", "jobber")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     out = " ".join(first.stdout.split())
     assert "3 open jobs" in out and "3 jobs closed in Jobber" in out and "3 of 3 jobs posted from Jobber" in out
